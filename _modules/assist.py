@@ -414,11 +414,17 @@ def _client_active(cfg, system):
     return ret["retcode"] == 0
 
 
+def _client_state(cfg, system):
+    """Whether the init system says the client runs, and the live client pids."""
+    if system == "windows":
+        return bool(__salt__["service.status"](cfg["windows_service"])), []
+    return _client_active(cfg, system), _client_pids(cfg)
+
+
 def _client_running(cfg, system):
     """True while the init system says so or any client process lives."""
-    if system == "windows":
-        return bool(__salt__["service.status"](cfg["windows_service"]))
-    return _client_active(cfg, system) or bool(_client_pids(cfg))
+    active, pids = _client_state(cfg, system)
+    return active or bool(pids)
 
 
 # --------------------------------------------------------------------------- start at boot
@@ -563,12 +569,11 @@ def _end_leftovers(cfg):
     )
 
 
-def _remove_daemon(cfg, before):
+def _remove_daemon(cfg):
     """The vendor's order: --stop, --delete, remove the directory; then check."""
     directory = _host(cfg, cfg["daemon_dir"])
     binary = _host(cfg, cfg["daemon_path"])
     if os.path.lexists(directory):
-        _guard_removal(cfg)
         _run(cfg, [binary, "--stop"], "stopping the watchdog (assist_daemon --stop)")
         _run(cfg, [binary, "--delete"], "unregistering the watchdog (assist_daemon --delete)")
     _end_leftovers(cfg)
@@ -577,7 +582,92 @@ def _remove_daemon(cfg, before):
     after = _daemon(cfg)
     if after["installed"] or after["running"] or os.path.lexists(directory):
         raise CommandExecutionError(f"removing the watchdog failed: it is still there: {after}")
+
+
+def _daemon_step(cfg, test):
+    """Remove the watchdog if there is any trace of it; the change, or None."""
+    before = _daemon(cfg)
+    directory = _host(cfg, cfg["daemon_dir"])
+    if not (before["installed"] or before["running"] or os.path.lexists(directory)):
+        return None
+    if os.path.lexists(directory):
+        _guard_removal(cfg)  # in test mode too: a refusal is worth predicting
+    if not test:
+        _remove_daemon(cfg)
     return {"old": "running" if before["running"] else "installed", "new": "absent"}
+
+
+def _boot_step(cfg, system, on, test):
+    """Turn start at boot on or off if it differs; the change, or None."""
+    if _enabled(cfg, system) == on:
+        return None
+    if not test:
+        _set_enabled(cfg, system, on)
+    return {"old": not on, "new": on}
+
+
+def _stop_client(cfg, system, active):
+    """Stop the client and check that it stays down."""
+    if system == "windows":
+        if not __salt__["service.stop"](cfg["windows_service"]):
+            raise CommandExecutionError(f"stopping {cfg['windows_service']} failed")
+        return
+    if active:
+        _run(cfg, _client_command(cfg, system, "stop"), "stopping the client")
+    down = _wait(lambda: not _client_pids(cfg), cfg["verify_seconds"])
+    if not down or _client_active(cfg, system) or _daemon_pids(cfg):
+        raise CommandExecutionError(
+            f"stopping the client failed: it is still running {cfg['verify_seconds']} s "
+            f"after the stop (pids {_client_pids(cfg)}); something restarted it or the "
+            "process ignores the init system"
+        )
+
+
+def _start_client(cfg, system, verb):
+    """Start or restart the client and check that it runs."""
+    if system == "windows":
+        if not __salt__[f"service.{verb}"](cfg["windows_service"]):
+            raise CommandExecutionError(f"service.{verb} {cfg['windows_service']} failed")
+        return
+    _run(cfg, _client_command(cfg, system, verb), f"{verb}ing the client")
+    if not _wait(lambda: _client_running(cfg, system), cfg["verify_seconds"], 0.1):
+        raise CommandExecutionError(
+            f"{verb}ing the client failed: the command succeeded but the client is not "
+            f"running {cfg['verify_seconds']} s later"
+        )
+
+
+def _ready():
+    """Settings and init system, for a call that needs the init system to act."""
+    cfg = _settings()
+    init = _init(cfg)
+    _controllable(cfg, init)
+    return cfg, init["system"]
+
+
+PHRASES = {
+    ("daemon", "absent"): "remove the watchdog",
+    ("client", "stopped"): "stop the client",
+    ("client", "running"): "start the client",
+    ("client", "restarted"): "restart the client",
+    ("enabled", True): "turn start at boot on",
+    ("enabled", False): "turn start at boot off",
+}
+PAST = {"remove": "removed", "stop": "stopped", "start": "started", "restart": "restarted", "turn": "turned"}
+
+
+def _result(changes, settled, test):
+    """The return of a mutating call: what changed (or would), said in words too."""
+    if not changes:
+        return {"comment": f"{settled}; nothing to do", "changes": {}}
+    phrases = [PHRASES[key, change["new"]] for key, change in changes.items()]
+    if test:
+        comment = "Would " + ", ".join(phrases)
+    else:
+        done = [PAST[p.split(" ", 1)[0]] + " " + p.split(" ", 1)[1] for p in phrases]
+        comment = ", ".join(done)
+        comment = comment[0].upper() + comment[1:]
+    return {"comment": comment, "changes": changes}
 
 
 # --------------------------------------------------------------------------- public
@@ -658,13 +748,10 @@ def status():
         salt '*' assist.status
         salt '*' assist.status --out=json
     """
-    cfg = _settings()
-    init = _init(cfg)
-    system = init["system"]
-    _controllable(cfg, init)
+    cfg, system = _ready()
     windows = system == "windows"
     return {
-        "init": init,
+        "init": _init(cfg),
         "client": {
             "service": _service(cfg, system),
             "running": _client_running(cfg, system),
@@ -686,36 +773,37 @@ def is_running():
 
         salt '*' assist.is_running
     """
-    cfg = _settings()
-    init = _init(cfg)
-    _controllable(cfg, init)
-    return _client_running(cfg, init["system"])
+    cfg, system = _ready()
+    return _client_running(cfg, system)
 
 
-def remove_daemon():
+def remove_daemon(test=False):
     """
     Remove the watchdog as the vendor says: ``assist_daemon --stop``, then
     ``assist_daemon --delete``, then remove its directory; then check that no watchdog
     process is left. Only the watchdog's own directory is ever removed. The client is
     not touched. Returns the changes, empty when there was no watchdog.
 
+    test : False
+        Report what would change, and change nothing.
+
     CLI Example:
 
     .. code-block:: bash
 
         salt '*' assist.remove_daemon
+        salt '*' assist.remove_daemon test=True
     """
     cfg = _settings()
-    if salt.utils.platform.is_windows():
-        return {"comment": "Windows has no watchdog", "changes": {}}
-    with _lock(cfg):
-        before = _daemon(cfg)
-        if not (before["installed"] or before["running"] or os.path.lexists(_host(cfg, cfg["daemon_dir"]))):
-            return {"comment": "The watchdog is absent", "changes": {}}
-        return {"comment": "Removed the watchdog", "changes": {"daemon": _remove_daemon(cfg, before)}}
+    changes = {}
+    if not salt.utils.platform.is_windows():
+        with _lock(cfg):
+            if change := _daemon_step(cfg, test):
+                changes["daemon"] = change
+    return _result(changes, "The watchdog is absent", test)
 
 
-def stop(remove_daemon=True, disable=False):
+def stop(remove_daemon=True, disable=False, test=False):
     """
     Stop the Cloud Assistant client and keep it stopped.
 
@@ -730,6 +818,9 @@ def stop(remove_daemon=True, disable=False):
     disable : False
         Also turn off start at boot.
 
+    test : False
+        Report what would change, and change nothing.
+
     On Windows ``AliyunService`` is stopped; the return carries the vendor's warning.
 
     CLI Example:
@@ -738,58 +829,35 @@ def stop(remove_daemon=True, disable=False):
 
         salt '*' assist.stop
         salt '*' assist.stop disable=True
+        salt '*' assist.stop test=True
     """
-    cfg = _settings()
-    init = _init(cfg)
-    system = init["system"]
-    _controllable(cfg, init)
+    cfg, system = _ready()
+    changes = {}
     with _lock(cfg):
-        changes = {}
         if system != "windows":
             daemon = _daemon(cfg)
-            if daemon["installed"] or daemon["running"]:
-                if not remove_daemon:
-                    raise CommandExecutionError(
-                        f"the watchdog {cfg['daemon_path']} is installed and would restart "
-                        "the client; call assist.stop with remove_daemon=True (the default) "
-                        "or assist.remove_daemon first. Nothing was changed."
-                    )
-                changes["daemon"] = _remove_daemon(cfg, daemon)
-        if _stop_client(cfg, system):
+            if (daemon["installed"] or daemon["running"]) and not remove_daemon:
+                raise CommandExecutionError(
+                    f"the watchdog {cfg['daemon_path']} is installed and would restart "
+                    "the client; call assist.stop with remove_daemon=True (the default) "
+                    "or assist.remove_daemon first. Nothing was changed."
+                )
+            if change := _daemon_step(cfg, test):
+                changes["daemon"] = change
+        active, pids = _client_state(cfg, system)
+        if active or pids:
+            if not test:
+                _stop_client(cfg, system, active)
             changes["client"] = {"old": "running", "new": "stopped"}
-        if disable and _enabled(cfg, system):
-            _set_enabled(cfg, system, False)
-            changes["enabled"] = {"old": True, "new": False}
-    ret = {"comment": _describe(changes, "The client is stopped"), "changes": changes}
+        if disable and (change := _boot_step(cfg, system, False, test)):
+            changes["enabled"] = change
+    ret = _result(changes, "The client is stopped", test)
     if system == "windows":
         ret["warning"] = WINDOWS_WARNING
     return ret
 
 
-def _stop_client(cfg, system):
-    """Stop the client if it runs and check it stays down; True when it was running."""
-    if system == "windows":
-        if not __salt__["service.status"](cfg["windows_service"]):
-            return False
-        if not __salt__["service.stop"](cfg["windows_service"]):
-            raise CommandExecutionError(f"stopping {cfg['windows_service']} failed")
-        return True
-    active = _client_active(cfg, system)
-    if not active and not _client_pids(cfg):
-        return False
-    if active:
-        _run(cfg, _client_command(cfg, system, "stop"), "stopping the client")
-    down = _wait(lambda: not _client_pids(cfg), cfg["verify_seconds"])
-    if not down or _client_active(cfg, system) or _daemon_pids(cfg):
-        raise CommandExecutionError(
-            f"stopping the client failed: it is still running {cfg['verify_seconds']} s "
-            f"after the stop (pids {_client_pids(cfg)}); something restarted it or the "
-            "process ignores the init system"
-        )
-    return True
-
-
-def start(enable=False):
+def start(enable=False, test=False):
     """
     Start the Cloud Assistant client with the init system's own command, and check
     that it runs. Already running is success with no changes. The watchdog is not
@@ -798,6 +866,9 @@ def start(enable=False):
     enable : False
         Also turn on start at boot.
 
+    test : False
+        Report what would change, and change nothing.
+
     CLI Example:
 
     .. code-block:: bash
@@ -805,38 +876,25 @@ def start(enable=False):
         salt '*' assist.start
         salt '*' assist.start enable=True
     """
-    cfg = _settings()
-    init = _init(cfg)
-    system = init["system"]
-    _controllable(cfg, init)
+    cfg, system = _ready()
+    changes = {}
     with _lock(cfg):
-        changes = {}
-        if enable and not _enabled(cfg, system):
-            _set_enabled(cfg, system, True)
-            changes["enabled"] = {"old": False, "new": True}
+        if enable and (change := _boot_step(cfg, system, True, test)):
+            changes["enabled"] = change
         if not _client_running(cfg, system):
-            _start_client(cfg, system, "start")
+            if not test:
+                _start_client(cfg, system, "start")
             changes["client"] = {"old": "stopped", "new": "running"}
-    return {"comment": _describe(changes, "The client is running"), "changes": changes}
+    return _result(changes, "The client is running", test)
 
 
-def _start_client(cfg, system, verb):
-    if system == "windows":
-        if not __salt__[f"service.{verb}"](cfg["windows_service"]):
-            raise CommandExecutionError(f"service.{verb} {cfg['windows_service']} failed")
-        return
-    _run(cfg, _client_command(cfg, system, verb), f"{verb}ing the client")
-    if not _wait(lambda: _client_running(cfg, system), cfg["verify_seconds"], 0.1):
-        raise CommandExecutionError(
-            f"{verb}ing the client failed: the command succeeded but the client is not "
-            f"running {cfg['verify_seconds']} s later"
-        )
-
-
-def restart():
+def restart(test=False):
     """
     Restart the Cloud Assistant client with the init system's own command, and check
-    that it runs.
+    that it runs. A stopped client is started.
+
+    test : False
+        Report what would change, and change nothing.
 
     CLI Example:
 
@@ -844,19 +902,22 @@ def restart():
 
         salt '*' assist.restart
     """
-    cfg = _settings()
-    init = _init(cfg)
-    _controllable(cfg, init)
+    cfg, system = _ready()
     with _lock(cfg):
-        _start_client(cfg, init["system"], "restart")
-    return {"comment": "Restarted the client", "changes": {"client": {"old": "running", "new": "restarted"}}}
+        was = "running" if _client_running(cfg, system) else "stopped"
+        if not test:
+            _start_client(cfg, system, "restart")
+    return _result({"client": {"old": was, "new": "restarted"}}, "", test)
 
 
-def enable():
+def enable(test=False):
     """
     Turn on start at boot for the client: ``systemctl enable``, S links in
     ``/etc/rc[2-5].d``, no ``manual`` in UpStart's ``.override``, or the Windows start
     type.
+
+    test : False
+        Report what would change, and change nothing.
 
     CLI Example:
 
@@ -864,14 +925,17 @@ def enable():
 
         salt '*' assist.enable
     """
-    return _toggle_boot(True)
+    return _toggle_boot(True, test)
 
 
-def disable():
+def disable(test=False):
     """
     Turn off start at boot for the client: ``systemctl disable``, K links instead of S
     links in ``/etc/rc[2-5].d``, ``manual`` in UpStart's ``.override``, or the Windows
     start type. The running client is not stopped.
+
+    test : False
+        Report what would change, and change nothing.
 
     CLI Example:
 
@@ -879,32 +943,13 @@ def disable():
 
         salt '*' assist.disable
     """
-    return _toggle_boot(False)
+    return _toggle_boot(False, test)
 
 
-def _toggle_boot(on):
-    cfg = _settings()
-    init = _init(cfg)
-    _controllable(cfg, init)
+def _toggle_boot(on, test):
+    cfg, system = _ready()
+    changes = {}
     with _lock(cfg):
-        changes = {}
-        if _enabled(cfg, init["system"]) != on:
-            _set_enabled(cfg, init["system"], on)
-            changes["enabled"] = {"old": not on, "new": on}
-    word = "on" if on else "off"
-    return {"comment": _describe(changes, f"Start at boot is {word}"), "changes": changes}
-
-
-def _describe(changes, settled):
-    if not changes:
-        return f"{settled}; nothing to do"
-    words = {
-        ("daemon", "absent"): "removed the watchdog",
-        ("client", "stopped"): "stopped the client",
-        ("client", "running"): "started the client",
-        ("client", "restarted"): "restarted the client",
-        ("enabled", True): "turned start at boot on",
-        ("enabled", False): "turned start at boot off",
-    }
-    done = ", ".join(words[key, change["new"]] for key, change in changes.items())
-    return done[0].upper() + done[1:]
+        if change := _boot_step(cfg, system, on, test):
+            changes["enabled"] = change
+    return _result(changes, f"Start at boot is {'on' if on else 'off'}", test)

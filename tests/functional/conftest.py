@@ -1,0 +1,63 @@
+"""Functional tier: the module and states called in-process through Salt's loader,
+against a fake agent with real processes in a sandbox root (sysvinit path)."""
+
+import shutil
+
+import pytest
+from saltfactories.utils.functional import Loaders
+
+from tests.conftest import REPO
+from tests.support import fakeagent
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    return tmp_path_factory.mktemp("root")
+
+
+@pytest.fixture(scope="session")
+def minion_opts(salt_factories, sandbox):
+    factory = salt_factories.salt_minion_daemon(
+        "functional",
+        overrides={
+            "file_client": "local",
+            "module_dirs": [str(REPO / "_modules")],
+            "states_dirs": [str(REPO / "_states")],
+            "assist": {"lookup": {"root": str(sandbox), "verify_seconds": 2, "timeout": 20}},
+        },
+    )
+    return factory.config.copy()
+
+
+@pytest.fixture(scope="session")
+def loaders(minion_opts):
+    return Loaders(minion_opts)
+
+
+@pytest.fixture
+def lookup(loaders):
+    """The live assist:lookup settings; a test may change them, they are restored after."""
+    lookup = loaders.opts["assist"]["lookup"]
+    saved = dict(lookup)
+    yield lookup
+    lookup.clear()
+    lookup.update(saved)
+
+
+@pytest.fixture
+def assist(loaders, lookup):
+    loaders.context.clear()
+    return loaders.modules.assist
+
+
+@pytest.fixture
+def agent(sandbox):
+    """A fresh fake agent, client and watchdog running, removed again after the test."""
+    shutil.rmtree(sandbox)
+    sandbox.mkdir()
+    agent = fakeagent.install(sandbox, init="sysvinit")
+    try:
+        agent.start()
+        yield agent
+    finally:
+        agent.cleanup()

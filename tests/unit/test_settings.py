@@ -1,0 +1,89 @@
+"""Settings: every bad value is refused before anything runs, naming the key."""
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from tests.unit.conftest import assist, configure_loader_modules  # noqa: F401  (the loader mock)
+
+
+def refused(settings, match):
+    with pytest.raises(CommandExecutionError, match=match):
+        assist._settings()
+
+
+def test_defaults_are_the_vendors_paths(settings):
+    cfg = assist._settings()
+    assert cfg["daemon_path"] == "/usr/local/share/assist-daemon/assist_daemon"
+    assert cfg["daemon_dir"] == "/usr/local/share/assist-daemon"
+    assert cfg["systemd_unit"] == "aliyun.service"
+    assert cfg["sysv_script"] == "/etc/init.d/aliyun-service"
+
+
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("/", "system directory"),
+        ("/usr", "system directory"),
+        ("/usr/local/share", "system directory"),
+        ("/opt", "system directory"),
+        ("usr/local/share/assist-daemon", "must be absolute"),
+        ("/usr/local/share/../../etc", r"must not contain '\.\.'"),
+        ("/usr/local/share/aliyun-assist", "overlaps /usr/local/share/aliyun-assist"),
+        ("/usr/local/share/aliyun-assist/plugin", "overlaps /usr/local/share/aliyun-assist"),
+        ("/etc/sysconfig", "overlaps /etc/sysconfig/aliyun"),
+        ("", "absolute path as a string"),
+        (["/tmp/x"], "absolute path as a string"),
+    ],
+)
+def test_dangerous_daemon_dirs_are_refused(settings, value, why):
+    settings["daemon_dir"] = value
+    refused(settings, rf"assist:lookup:daemon_dir: .* is refused: .*{why}")
+
+
+def test_the_binary_must_lie_in_the_daemon_dir(settings):
+    settings.update(daemon_dir="/opt/watchdog", daemon_path="/usr/bin/assist_daemon")
+    refused(settings, "assist:lookup:daemon_path: .* directly in assist:lookup:daemon_dir")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("systemd_unit", "aliyun.service; rm -rf /"),
+        ("systemd_unit", "-rf"),
+        ("upstart_job", "--help"),
+        ("upstart_job", "job$(reboot)"),
+        ("windows_service", "Aliyun Service"),
+        ("windows_service", ""),
+        ("systemd_unit", 42),
+    ],
+)
+def test_service_names_with_shell_or_option_characters_are_refused(settings, key, value):
+    settings[key] = value
+    refused(settings, rf"assist:lookup:{key}: .* is refused: a service name")
+
+
+def test_unknown_init_system_lists_the_choices(settings):
+    settings["init_system"] = "openrc"
+    refused(settings, "assist:lookup:init_system: 'openrc' is refused: use auto or one of systemd")
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True, None])
+def test_timeouts_must_be_positive_numbers(settings, value):
+    settings["timeout"] = value
+    refused(settings, "assist:lookup:timeout: .* positive number")
+
+
+def test_unknown_keys_are_named_with_the_known_ones(settings):
+    settings["daemon_dri"] = "/x"
+    refused(settings, "unknown setting.*daemon_dri.*known settings are client_dir, daemon_dir")
+
+
+def test_a_root_that_does_not_exist_is_refused(settings, tmp_path):
+    settings["root"] = str(tmp_path / "missing")
+    refused(settings, "assist:lookup:root: .* no such directory")
+
+
+def test_lookup_must_be_a_mapping(configure_loader_modules):
+    assist.__salt__["config.get"] = lambda key, default=None: ["root", "/"]
+    with pytest.raises(CommandExecutionError, match="assist:lookup must be a mapping"):
+        assist._settings()
