@@ -1,0 +1,136 @@
+"""
+Keep Alibaba Cloud's Cloud Assistant agent in the wanted state.
+
+The work is done by the ``assist`` execution module; these states decide and report.
+The watchdog must be gone before the client can stay stopped, so say the order with a
+requisite:
+
+.. code-block:: yaml
+
+    assist-daemon-absent:
+      assist.daemon_absent
+
+    assist-client-dead:
+      assist.dead:
+        - enable: False
+        - require:
+          - assist: assist-daemon-absent
+
+    # or keep it running, restarted when its configuration changes:
+    assist-client-running:
+      assist.running:
+        - enable: True
+        - watch:
+          - file: /usr/local/share/aliyun-assist/config/aliyun-assist.conf
+"""
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "assist"
+
+
+def __virtual__():
+    if "assist.status" in __salt__:
+        return __virtualname__
+    return (False, "assist: the assist execution module is not available")
+
+
+def _call(name, *calls):
+    """Run execution functions in turn (each a (function, kwargs) pair) and report.
+
+    In test mode each is asked what it would change; ``result`` is then None when
+    anything would.
+    """
+    test = bool(__opts__["test"])
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    comments = []
+    try:
+        for function, kwargs in calls:
+            out = __salt__[function](test=test, **kwargs)
+            ret["changes"].update(out["changes"])
+            comments.append(out["comment"])
+            if out.get("warning"):
+                comments.append(out["warning"])
+    except CommandExecutionError as exc:
+        ret["result"] = False
+        comments.append(str(exc))
+    ret["comment"] = "\n".join(comments)
+    if test and ret["result"] and ret["changes"]:
+        ret["result"] = None
+    return ret
+
+
+def _boot(enable):
+    """The execution call that sets start at boot, if the state asks for it."""
+    if enable is None:
+        return []
+    return [("assist.enable" if enable else "assist.disable", {})]
+
+
+def daemon_absent(name):
+    """
+    The watchdog is removed: ``assist_daemon --stop``, ``--delete``, its directory.
+    Nothing to do when it is absent (and always on Windows, which has none).
+    """
+    return _call(name, ("assist.remove_daemon", {}))
+
+
+def running(name, enable=None):
+    """
+    The client runs.
+
+    enable
+        True or False to turn start at boot on or off; None leaves it as it is.
+    """
+    return _call(name, ("assist.start", {}), *_boot(enable))
+
+
+def dead(name, enable=None):
+    """
+    The client is stopped. The watchdog must be gone first: require an
+    ``assist.daemon_absent`` state, or this state fails and stops nothing.
+
+    enable
+        True or False to turn start at boot on or off; None leaves it as it is.
+    """
+    watchdog = __salt__["assist.daemon_status"]()
+    if watchdog["installed"] or watchdog["running"]:
+        if __opts__["test"] and _daemon_removal_pending():
+            # The real run removes the watchdog first; predict the client's part only.
+            ret = _call(name, ("assist.stop", {}), *_boot(enable))
+            ret["changes"].pop("daemon", None)
+            return ret
+        return {
+            "name": name,
+            "result": False,
+            "changes": {},
+            "comment": (
+                f"The watchdog {watchdog['path']} is still installed and would restart "
+                "the client. Add an assist.daemon_absent state and require it from this "
+                "one (see salt/assist/init.sls). Nothing was changed."
+            ),
+        }
+    return _call(name, ("assist.stop", {"remove_daemon": False}), *_boot(enable))
+
+
+def _daemon_removal_pending():
+    """In test mode: an assist.daemon_absent state already ran in this run and
+    predicted the watchdog's removal, so the real run will remove it first."""
+    return any(
+        tag.startswith("assist_|-") and tag.endswith("_|-daemon_absent") and result["result"] is not False
+        for tag, result in __running__.items()
+    )
+
+
+def mod_watch(name, sfun=None, **kwargs):
+    """
+    A watched ``assist.running`` restarts the client when what it watches changes.
+    """
+    if sfun == "running":
+        return _call(name, ("assist.restart", {}))
+    return {
+        "name": name,
+        "result": False,
+        "changes": {},
+        "comment": f"assist.{sfun} does not support watch; use it with assist.running",
+    }

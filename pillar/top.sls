@@ -1,0 +1,11 @@
+# Which group of minions gets which Cloud Assistant policy. Minions in no group get
+# salt/assist/defaults.yaml: the agent runs and its watchdog stays.
+base:
+  # Instances whose agent must stay off, chosen by a grain set on the minion
+  # (salt ID grains.setval assist_policy frozen; saltutil.refresh_pillar).
+  'assist_policy:frozen':
+    - match: grain
+    - assist.frozen
+  # Build hosts keep the agent running but lose its watchdog, chosen by name.
+  'build-*':
+    - assist.unwatched
