@@ -1,0 +1,74 @@
+"""The state module in-process: it decides and reports, the execution module acts."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture
+def states(loaders, lookup):
+    loaders.context.clear()
+    return loaders.states.assist
+
+
+def test_dead_without_removing_the_watchdog_fails_with_guidance(states, agent):
+    pids = agent.client_pids()
+    ret = states.dead("assist-client-dead")
+    assert ret.result is False
+    assert "Add an assist.daemon_absent state and require it" in ret.comment
+    assert ret.changes == {} and agent.client_pids() == pids
+
+
+def test_daemon_absent_then_dead_stops_the_client(states, agent):
+    absent = states.daemon_absent("assist-daemon-absent")
+    assert absent.result is True
+    assert absent.changes == {"daemon": {"old": "running", "new": "absent"}}
+    dead = states.dead("assist-client-dead", enable=False)
+    assert dead.result is True
+    assert dead.changes == {"client": {"old": "running", "new": "stopped"}, "enabled": {"old": True, "new": False}}
+    assert agent.client_pids() == [] and not os.path.exists(agent.daemon_dir)
+    assert states.dead("assist-client-dead", enable=False).changes == {}
+
+
+def test_test_mode_reports_none_with_predicted_changes(states, agent):
+    ret = states.daemon_absent("assist-daemon-absent", test=True)
+    assert ret.result is None
+    assert ret.changes == {"daemon": {"old": "running", "new": "absent"}}
+    assert ret.comment == "Would remove the watchdog"
+    assert os.path.isfile(agent.daemon_path)
+
+
+def test_running_starts_a_stopped_client_and_sets_start_at_boot(states, agent, assist):
+    assist.stop(disable=True)
+    ret = states.running("assist-client-running", enable=True)
+    assert ret.result is True
+    assert ret.changes == {"client": {"old": "stopped", "new": "running"}, "enabled": {"old": False, "new": True}}
+    assert agent.client_pids()
+
+
+def test_errors_become_a_failed_state_not_a_traceback(states, agent, lookup):
+    lookup["daemon_dir"] = "/"
+    ret = states.daemon_absent("assist-daemon-absent")
+    assert ret.result is False
+    assert ret.comment.startswith("assist:lookup:daemon_dir: '/' is refused")
+
+
+def test_a_watched_running_state_restarts_the_client(loaders, agent, assist, tmp_path):
+    assist.remove_daemon()
+    old = agent.client_pids()
+    trigger = tmp_path / "aliyun-assist.conf"
+    sls = f"""
+config:
+  file.managed:
+    - name: {trigger}
+    - contents: changed
+
+assist-client-running:
+  assist.running:
+    - watch:
+      - file: config
+"""
+    ret = loaders.modules.state.template_str(sls)
+    running = next(v for k, v in ret.raw.items() if k.startswith("assist_|-assist-client-running"))
+    assert running["changes"] == {"client": {"old": "running", "new": "restarted"}}
+    assert agent.client_pids() and agent.client_pids() != old

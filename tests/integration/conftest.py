@@ -1,0 +1,96 @@
+"""Integration tier: a real salt-master and three salt-minions on loopback, each minion
+with its own fake agent in its own sandbox root.
+
+Minions and their pillar group (pillar/top.sls):
+  web-1    no group: the defaults (agent runs, watchdog stays)
+  build-1  'build-*' glob: unwatched (agent runs, watchdog removed, starts at boot)
+  db-1     grain assist_policy=frozen: frozen (agent stopped, watchdog removed, off at boot)
+"""
+
+import shutil
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support import fakeagent
+
+MINIONS = {
+    "web-1": {},
+    "build-1": {},
+    "db-1": {"assist_policy": "frozen"},
+}
+
+
+@pytest.fixture(scope="session")
+def ext_root(tmp_path_factory):
+    """A small file root holding only links to the custom modules (not the repository:
+    the master would walk .venv and .git on every request)."""
+    root = tmp_path_factory.mktemp("ext")
+    (root / "_modules").symlink_to(REPO / "_modules")
+    (root / "_states").symlink_to(REPO / "_states")
+    return root
+
+
+@pytest.fixture(scope="session")
+def salt_master(salt_factories, ext_root):
+    factory = salt_factories.salt_master_daemon(
+        "master",
+        overrides={
+            "file_roots": {"base": [str(REPO / "salt"), str(ext_root)]},
+            "pillar_roots": {"base": [str(REPO / "pillar")]},
+        },
+    )
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def sandboxes(tmp_path_factory):
+    return {name: tmp_path_factory.mktemp(name) for name in MINIONS}
+
+
+@pytest.fixture(scope="session")
+def salt_minions(salt_master, sandboxes):
+    factories = {
+        name: salt_master.salt_minion_daemon(
+            name,
+            overrides={
+                "grains": grains,
+                "assist": {"lookup": {"root": str(sandboxes[name]), "verify_seconds": 2, "timeout": 20}},
+            },
+        )
+        for name, grains in MINIONS.items()
+    }
+    started = []
+    try:
+        for factory in factories.values():
+            started.append(factory.started())
+            started[-1].__enter__()
+        cli = salt_master.salt_cli()
+        ret = cli.run("saltutil.sync_all", minion_tgt="*")
+        assert ret.returncode == 0, ret
+        yield factories
+    finally:
+        for context in reversed(started):
+            context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def salt_cli(salt_master):
+    return salt_master.salt_cli(timeout=120)
+
+
+@pytest.fixture
+def agents(salt_minions, sandboxes, salt_cli):
+    """A fresh, running fake agent on every minion."""
+    agents = {}
+    try:
+        for name, root in sandboxes.items():
+            shutil.rmtree(root)
+            root.mkdir()
+            agents[name] = fakeagent.install(root, init="sysvinit")
+            agents[name].start()
+        yield agents
+    finally:
+        for agent in agents.values():
+            agent.cleanup()
