@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest tests
 
+demo: $(STAMP)
+	$(PY) demo/run.py
+
 unit functional integration system: $(STAMP)
 	$(PY) -m pytest tests/$@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis demo-work
