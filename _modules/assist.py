@@ -8,8 +8,9 @@ restarts the agent when it dies, so it must be removed (``--stop``, ``--delete``
 its directory) before the agent can be stopped for good. This module follows the
 vendor's procedure and checks the outcome.
 
-Settings are read with ``config.get`` under ``assist:lookup`` (minion config, grains
-or pillar); every key is optional:
+Settings live under ``assist:lookup`` in the minion config, grains or pillar, read with
+``config.get`` and merged key by key (minion config over grains over pillar); every key
+is optional:
 
 .. code-block:: yaml
 
@@ -132,13 +133,20 @@ def _check_daemon_dir(cfg):
         )
 
 
-def _settings():
-    """The merged, validated settings; bad values raise before anything runs."""
-    given = __salt__["config.get"]("assist:lookup", {}) or {}
+def _given():
+    """assist:lookup from the minion config, grains and pillar, merged key by key
+    (config.get's ranking: minion config over grains over pillar)."""
+    given = __salt__["config.get"]("assist:lookup", {}, merge="recurse")
     if not isinstance(given, dict):
         raise CommandExecutionError(
             f"assist:lookup must be a mapping of settings, not {type(given).__name__}"
         )
+    return given
+
+
+def _settings():
+    """The merged, validated settings; bad values raise before anything runs."""
+    given = _given()
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise CommandExecutionError(

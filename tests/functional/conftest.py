@@ -52,12 +52,18 @@ def assist(loaders, lookup):
 
 @pytest.fixture
 def agent(sandbox):
-    """A fresh fake agent, client and watchdog running, removed again after the test."""
+    """A fresh fake agent, client and watchdog running, removed again after the test.
+
+    Whatever the test did, the instance's registration and the agent's configuration
+    (/usr/local/share/aliyun-assist, /etc/sysconfig/aliyun) must be byte-identical after.
+    """
     shutil.rmtree(sandbox)
     sandbox.mkdir()
     agent = fakeagent.install(sandbox, init="sysvinit")
+    never_delete = agent.protected_snapshot()
     try:
         agent.start()
         yield agent
     finally:
         agent.cleanup()
+    assert agent.protected_snapshot() == never_delete

@@ -56,7 +56,7 @@ def salt_minions(salt_master, sandboxes):
             name,
             overrides={
                 "grains": grains,
-                "assist": {"lookup": {"root": str(sandboxes[name]), "verify_seconds": 2, "timeout": 20}},
+                "assist": {"lookup": {"root": str(sandboxes[name]), "verify_seconds": 2}},
             },
         )
         for name, grains in MINIONS.items()
@@ -82,15 +82,18 @@ def salt_cli(salt_master):
 
 @pytest.fixture
 def agents(salt_minions, sandboxes, salt_cli):
-    """A fresh, running fake agent on every minion."""
-    agents = {}
+    """A fresh, running fake agent on every minion. Whatever the test did, the never-delete
+    trees are byte-identical after."""
+    agents, never_delete = {}, {}
     try:
         for name, root in sandboxes.items():
             shutil.rmtree(root)
             root.mkdir()
             agents[name] = fakeagent.install(root, init="sysvinit")
+            never_delete[name] = agents[name].protected_snapshot()
             agents[name].start()
         yield agents
     finally:
         for agent in agents.values():
             agent.cleanup()
+    assert {name: agent.protected_snapshot() for name, agent in agents.items()} == never_delete

@@ -81,8 +81,9 @@ def ensure_tools() -> None:
     problems = []
     if os.geteuid() != 0:
         problems.append("must run as root (euid is %d)" % os.geteuid())
-    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "tar", "zstd"):
-        if shutil.which(tool) is None:
+    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "unshare",
+                 "tar", "zstd"):
+        if shutil.which(tool, path=_host_env()["PATH"]) is None:
             problems.append(
                 "command %r not found (run tests/system/install-deps.sh)" % tool)
     for ns in ("pid", "user", "mnt", "uts", "ipc"):
@@ -91,9 +92,26 @@ def ensure_tools() -> None:
                             % (ns, ns))
     if not _cgroup_hierarchies():
         problems.append("no writable cgroup hierarchy under /sys/fs/cgroup")
+    if not problems:
+        problems += _probe_namespaces()
     if problems:
         raise RuntimeError("cannot run init-system containers: "
                            + "; ".join(problems))
+
+
+def _probe_namespaces() -> list[str]:
+    # Existing /proc/self/ns entries do not prove we may create namespaces
+    # (seccomp or a missing CAP_SYS_ADMIN can forbid it): try once.
+    try:
+        proc = subprocess.run(["unshare", "--mount", "--pid", "--uts",
+                               "--ipc", "--fork", "true"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ["cannot run unshare: %s" % exc]
+    if proc.returncode != 0:
+        return ["cannot create mount/pid/uts/ipc namespaces: %s"
+                % proc.stderr.strip()]
+    return []
 
 
 def debian_mirror() -> str:
@@ -248,14 +266,20 @@ def _check_kind(kind: str) -> None:
 
 
 def _debootstrap(kind: str, root: Path, mirror: str, log: Path) -> None:
-    argv = ["debootstrap", "--variant=minbase",
+    # In its own mount and PID namespace: if we are killed, unshare dies
+    # (parent-death signal), its child gets SIGKILL (--kill-child), which
+    # ends every process of the build, and the proc/sys mounts debootstrap
+    # made inside the target vanish with the mount namespace.
+    argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child",
+            "--mount-proc", "--",
+            "debootstrap", "--variant=minbase",
             "--include=" + ",".join(PACKAGES[kind]),
             SUITE, str(root), mirror]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, timeout=1800,
-                              env=_host_env())
+                              env=_host_env(), preexec_fn=_die_with_parent)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         debootstrap_log = root / "debootstrap" / "debootstrap.log"
@@ -266,10 +290,18 @@ def _debootstrap(kind: str, root: Path, mirror: str, log: Path) -> None:
                            % (kind, proc.returncode, tail))
 
 
+def _die_with_parent() -> None:
+    # Runs between fork and exec; the setting survives exec.
+    import ctypes
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
 def fix_up_root(kind: str, root: Path) -> None:
     """Make a fresh root boot quickly and quietly in nspawn."""
     hostname = "assist-" + kind
-    (root / "etc/hostname").write_text(hostname + "\n")
+    _in_root(root, "/etc/hostname").write_text(hostname + "\n")
     _add_hosts_entry(root, hostname)
     _drop_apt_caches(root)
     if kind == "systemd":
@@ -288,7 +320,7 @@ def _drop_apt_caches(root: Path) -> None:
 
 
 def _add_hosts_entry(root: Path, hostname: str) -> None:
-    hosts = root / "etc/hosts"
+    hosts = _in_root(root, "/etc/hosts")
     text = _read_text(hosts) or "127.0.0.1\tlocalhost\n"
     if hostname not in text.split():
         text = text.rstrip("\n") + "\n127.0.1.1\t%s\n" % hostname
@@ -296,7 +328,7 @@ def _add_hosts_entry(root: Path, hostname: str) -> None:
 
 
 def _fix_up_systemd(root: Path) -> None:
-    unit_dir = root / "etc/systemd/system"
+    unit_dir = _in_root(root, "/etc/systemd/system")
     unit_dir.mkdir(parents=True, exist_ok=True)
     for unit in SYSTEMD_MASKED_UNITS:
         link = unit_dir / unit
@@ -312,14 +344,15 @@ def _fix_up_systemd(root: Path) -> None:
 
 
 def _fix_up_sysvinit(root: Path) -> None:
-    _set_tmptime_forever(root / "etc/default/rcS")
-    _comment_out_gettys(root / "etc/inittab")
+    _set_tmptime_forever(_in_root(root, "/etc/default/rcS"))
+    _comment_out_gettys(_in_root(root, "/etc/inittab"))
     # The container shares the host's network and clock: its shutdown must
     # not try to take interfaces down (`halt -i`) or write the RTC.
-    _set_shell_var(root / "etc/default/halt", "NETDOWN", "no")
-    _set_shell_var(root / "etc/default/hwclock", "HWCLOCKACCESS", "no")
+    _set_shell_var(_in_root(root, "/etc/default/halt"), "NETDOWN", "no")
+    _set_shell_var(_in_root(root, "/etc/default/hwclock"),
+                   "HWCLOCKACCESS", "no")
     # Otherwise the first boot creates it, with a warning on the console.
-    mtab = root / "etc/mtab"
+    mtab = _in_root(root, "/etc") / "mtab"
     if not mtab.is_symlink():
         with contextlib.suppress(FileNotFoundError):
             mtab.unlink()
@@ -352,7 +385,7 @@ def _comment_out_gettys(inittab: Path) -> None:
 
 def verify_root(kind: str, root: Path) -> None:
     """Check a root really has the init system it claims to have."""
-    init = _read_in_root(root, "/sbin/init")
+    init = read_in_root(root, "/sbin/init")
     has_systemd = _exists_in_root(root, "/lib/systemd/systemd")
     if not _exists_in_root(root, "/usr/lib/x86_64-linux-gnu/libssl.so.3") and \
             not list(root.glob("usr/lib/*/libssl.so.3")):
@@ -389,7 +422,14 @@ def _resolve_in_root(root: Path, path: str, depth: int = 0) -> Path:
     return root / current.lstrip("/")
 
 
-def _read_in_root(root: Path, path: str) -> bytes:
+def _in_root(root: Path, path: str) -> Path:
+    """Host path of a file in the root, never escaping it via symlinks
+    (fix-ups write files; an absolute link must not redirect to the host)."""
+    return _resolve_in_root(root, path)
+
+
+def read_in_root(root: Path, path: str) -> bytes:
+    """Contents of `path` as the container sees it ("" if missing)."""
     try:
         return _resolve_in_root(root, path).read_bytes()
     except OSError:
@@ -607,8 +647,13 @@ class Container:
     # -- commands inside ---------------------------------------------------
 
     def run(self, argv, check: bool = True, timeout: float = 60,
-            input=None, env=None) -> subprocess.CompletedProcess:
-        """Run argv (a list, never a shell string) inside the container."""
+            input=None, env=None, text: bool = True
+            ) -> subprocess.CompletedProcess:
+        """Run argv (a list, never a shell string) inside the container.
+
+        Output is captured (str, or bytes with text=False).  On timeout only
+        nsenter is killed; the command may linger inside until shutdown.
+        """
         if not self.leader_pid:
             raise ContainerError("%s is not running" % self.name)
         if isinstance(argv, (str, bytes)):
@@ -618,7 +663,7 @@ class Container:
         full_env.update(env or {})
         cmd = ["nsenter", "-t", str(self.leader_pid), "-a", "--"]
         cmd += [str(a) for a in argv]
-        proc = subprocess.run(cmd, capture_output=True, text=True,
+        proc = subprocess.run(cmd, capture_output=True, text=text,
                               input=input, timeout=timeout, env=full_env,
                               stdin=None if input is not None
                               else subprocess.DEVNULL)
@@ -738,7 +783,11 @@ def stale_leftovers(names=(), roots=()) -> list[str]:
         found += ["mount %s" % m for m in _mounts_under(Path(root))]
     found += ["cgroup %s" % c for c in _stale_cgroups()]
     found += ["cgroup %s" % c for c in _own_cgroup_dirs()]
-    if NSPAWN_RUN_DIR.exists():
+    if _nspawn_pids():      # someone else's container: only look at ours
+        found += [str(NSPAWN_RUN_DIR / sub / name) for name in names
+                  for sub in ("propagate", "unix-export")
+                  if (NSPAWN_RUN_DIR / sub / name).exists()]
+    elif NSPAWN_RUN_DIR.exists():
         found.append(str(NSPAWN_RUN_DIR))
     return found
 

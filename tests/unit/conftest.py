@@ -18,7 +18,7 @@ DEB_CACHE = pathlib.Path(
 
 @pytest.fixture
 def settings():
-    """What `config.get('assist:lookup')` answers; tests fill it in."""
+    """The minion config's assist:lookup; tests fill it in."""
     return {}
 
 
@@ -26,7 +26,7 @@ def settings():
 def configure_loader_modules(settings, tmp_path):
     return {
         assist: {
-            "__salt__": {"config.get": lambda key, default=None: settings},
+            "__salt__": {"config.get": lambda key, default=None, merge=None: settings},
             "__opts__": {"cachedir": str(tmp_path)},
             "__context__": {},
         }

@@ -84,6 +84,6 @@ def test_a_root_that_does_not_exist_is_refused(settings, tmp_path):
 
 
 def test_lookup_must_be_a_mapping(configure_loader_modules):
-    assist.__salt__["config.get"] = lambda key, default=None: ["root", "/"]
-    with pytest.raises(CommandExecutionError, match="assist:lookup must be a mapping"):
+    assist.__salt__["config.get"] = lambda key, default=None, merge=None: ["root", "/"]
+    with pytest.raises(CommandExecutionError, match="assist:lookup must be a mapping of settings, not list"):
         assist._settings()

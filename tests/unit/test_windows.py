@@ -42,7 +42,7 @@ def services():
 
 @pytest.fixture
 def configure_loader_modules(services, tmp_path):
-    functions = {"config.get": lambda key, default=None: {}, **services.functions()}
+    functions = {"config.get": lambda key, default=None, merge=None: {}, **services.functions()}
     return {assist: {"__salt__": functions, "__opts__": {"cachedir": str(tmp_path)}, "__context__": {}}}
 
 
