@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier."""
+"""Fixtures shared by every tier: the salt-master serves the integration and system tiers."""
 
 import importlib.util
 import pathlib
@@ -18,6 +18,34 @@ def load_source(name, path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def ext_root(tmp_path_factory):
+    """A small file root holding only links to the custom modules (not the repository:
+    the master would walk .venv and .git on every request)."""
+    root = tmp_path_factory.mktemp("ext")
+    (root / "_modules").symlink_to(REPO / "_modules")
+    (root / "_states").symlink_to(REPO / "_states")
+    return root
+
+
+@pytest.fixture(scope="session")
+def salt_master(salt_factories, ext_root):
+    factory = salt_factories.salt_master_daemon(
+        "master",
+        overrides={
+            "file_roots": {"base": [str(REPO / "salt"), str(ext_root)]},
+            "pillar_roots": {"base": [str(REPO / "pillar")]},
+        },
+    )
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def salt_cli(salt_master):
+    return salt_master.salt_cli(timeout=120)
 
 
 @pytest.fixture(scope="session")

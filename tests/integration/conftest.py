@@ -11,7 +11,6 @@ import shutil
 
 import pytest
 
-from tests.conftest import REPO
 from tests.support import fakeagent
 
 MINIONS = {
@@ -19,29 +18,6 @@ MINIONS = {
     "build-1": {},
     "db-1": {"assist_policy": "frozen"},
 }
-
-
-@pytest.fixture(scope="session")
-def ext_root(tmp_path_factory):
-    """A small file root holding only links to the custom modules (not the repository:
-    the master would walk .venv and .git on every request)."""
-    root = tmp_path_factory.mktemp("ext")
-    (root / "_modules").symlink_to(REPO / "_modules")
-    (root / "_states").symlink_to(REPO / "_states")
-    return root
-
-
-@pytest.fixture(scope="session")
-def salt_master(salt_factories, ext_root):
-    factory = salt_factories.salt_master_daemon(
-        "master",
-        overrides={
-            "file_roots": {"base": [str(REPO / "salt"), str(ext_root)]},
-            "pillar_roots": {"base": [str(REPO / "pillar")]},
-        },
-    )
-    with factory.started():
-        yield factory
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +49,6 @@ def salt_minions(salt_master, sandboxes):
     finally:
         for context in reversed(started):
             context.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def salt_cli(salt_master):
-    return salt_master.salt_cli(timeout=120)
 
 
 @pytest.fixture
