@@ -66,9 +66,6 @@ DEFAULTS = {
 }
 INIT_SYSTEMS = ("systemd", "upstart", "sysvinit", "windows")
 
-# The vendor's test: `strings /sbin/init | grep ...`, in this order.
-INIT_MARKERS = ((b"/lib/system", "systemd"), (b"upstart", "upstart"), (b"sysvinit", "sysvinit"))
-
 # Registration of the instance and the agent's configuration: never changed or removed.
 NEVER_TOUCH = ("/usr/local/share/aliyun-assist", "/etc/sysconfig/aliyun")
 
@@ -175,32 +172,6 @@ def _host(cfg, path):
     return os.path.join(cfg["root"], path.lstrip("/"))
 
 
-def _resolve(cfg, path):
-    """Follow symbolic links one component at a time, never leaving the root."""
-    pending = [part for part in path.split("/") if part]
-    done = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part in (".", ""):
-            continue
-        if part == "..":
-            done = done[:-1]
-            continue
-        here = os.path.join(cfg["root"], *done, part)
-        if not os.path.islink(here):
-            done.append(part)
-            continue
-        hops += 1
-        if hops > 40:
-            raise CommandExecutionError(f"too many symbolic links resolving {path}")
-        target = os.readlink(here)
-        if target.startswith("/"):
-            done = []
-        pending = [p for p in target.split("/") if p] + pending
-    return os.path.join(cfg["root"], *done)
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -304,18 +275,6 @@ def _daemon_pids(cfg):
 # --------------------------------------------------------------------------- init system
 
 
-def _read_init(cfg):
-    path = _resolve(cfg, cfg["init_path"])
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise CommandExecutionError(
-            f"detecting the init system failed: cannot read {cfg['init_path']} "
-            f"({exc.strerror}); set assist:lookup:init_system to systemd, upstart or sysvinit"
-        ) from exc
-
-
 def _upstart_running(cfg):
     initctl = _host(cfg, "/sbin/initctl")
     if not os.access(initctl, os.X_OK):
@@ -330,22 +289,25 @@ def _detect(cfg):
         return {"system": "windows", "evidence": "the minion runs on Windows"}
     if cfg["init_system"] != "auto":
         return {"system": cfg["init_system"], "evidence": "set by assist:lookup:init_system"}
-    if os.path.isdir(_host(cfg, "/run/systemd/system")):
+    if __utils__["assist.systemd_running"](cfg["root"]):
         return {"system": "systemd", "evidence": "/run/systemd/system exists (systemd runs)"}
     if _upstart_running(cfg):
         return {"system": "upstart", "evidence": "initctl --version names upstart"}
-    content = _read_init(cfg)
-    for marker, system in INIT_MARKERS:
-        if marker in content:
-            return {
-                "system": system,
-                "evidence": f"{cfg['init_path']} contains {marker.decode()!r}",
-            }
-    raise CommandExecutionError(
-        f"detecting the init system failed: {cfg['init_path']} contains none of "
-        "'/lib/system', 'upstart', 'sysvinit'; set assist:lookup:init_system "
-        "to systemd, upstart or sysvinit"
-    )
+    try:
+        found = __utils__["assist.init_marker"](cfg["root"], cfg["init_path"])
+    except OSError as exc:
+        raise CommandExecutionError(
+            f"detecting the init system failed: cannot read {cfg['init_path']} "
+            f"({exc.strerror or exc}); set assist:lookup:init_system to systemd, upstart "
+            "or sysvinit"
+        ) from exc
+    if found is None:
+        raise CommandExecutionError(
+            f"detecting the init system failed: {cfg['init_path']} contains none of "
+            "'/lib/system', 'upstart', 'sysvinit'; set assist:lookup:init_system "
+            "to systemd, upstart or sysvinit"
+        )
+    return {"system": found[0], "evidence": found[1]}
 
 
 def _init(cfg):
@@ -360,7 +322,7 @@ def _init(cfg):
 def _controllable(cfg, init):
     """Raise unless the init system can act now; a container without its init cannot."""
     system = init["system"]
-    if system == "systemd" and not os.path.isdir(_host(cfg, "/run/systemd/system")):
+    if system == "systemd" and not __utils__["assist.systemd_running"](cfg["root"]):
         raise CommandExecutionError(
             f"systemd is installed ({init['evidence']}) but is not running as PID 1 "
             "(no /run/systemd/system), as in a container or chroot without its init; "
@@ -712,19 +674,8 @@ def version():
 
         salt '*' assist.version
     """
-    return _version(_settings())
-
-
-def _version(cfg):
-    if salt.utils.platform.is_windows():
-        base = os.path.join(os.environ.get("ProgramData", r"C:\ProgramData"), "aliyun", "assist")
-        try:
-            found = [d for d in os.listdir(base) if re.match(r"^\d+(\.\d+)+$", d)]
-        except OSError:
-            return None
-        return max(found, key=lambda v: [int(p) for p in v.split(".")], default=None)
-    lines = _read_lines(_host(cfg, os.path.join(cfg["client_dir"], "version")))
-    return lines[0] if lines and lines[0] else None
+    cfg = _settings()
+    return __utils__["assist.agent_version"](cfg["root"], cfg["client_dir"])
 
 
 def daemon_status():
@@ -764,7 +715,7 @@ def status():
             "service": _service(cfg, system),
             "running": _client_running(cfg, system),
             "enabled": _enabled(cfg, system),
-            "version": _version(cfg),
+            "version": __utils__["assist.agent_version"](cfg["root"], cfg["client_dir"]),
             "pids": [] if windows else _client_pids(cfg),
         },
         "daemon": _daemon(cfg),

@@ -44,8 +44,8 @@ def write_config(path, settings):
 def configure(ports):
     ext = WORK / "ext"
     ext.mkdir(parents=True)
-    (ext / "_modules").symlink_to(REPO / "_modules")
-    (ext / "_states").symlink_to(REPO / "_states")
+    for kind in ("_modules", "_states", "_utils", "_grains"):
+        (ext / kind).symlink_to(REPO / kind)
     common = {"user": os.environ.get("USER") or "root", "log_level_logfile": "info"}
     write_config(
         WORK / "conf" / "master",

@@ -25,8 +25,8 @@ def ext_root(tmp_path_factory):
     """A small file root holding only links to the custom modules (not the repository:
     the master would walk .venv and .git on every request)."""
     root = tmp_path_factory.mktemp("ext")
-    (root / "_modules").symlink_to(REPO / "_modules")
-    (root / "_states").symlink_to(REPO / "_states")
+    for kind in ("_modules", "_states", "_utils", "_grains"):
+        (root / kind).symlink_to(REPO / kind)
     return root
 
 

@@ -23,6 +23,8 @@ def minion_opts(salt_factories, sandbox):
             "file_client": "local",
             "module_dirs": [str(REPO / "_modules")],
             "states_dirs": [str(REPO / "_states")],
+            "utils_dirs": [str(REPO / "_utils")],
+            "grains_dirs": [str(REPO / "_grains")],
             "assist": {"lookup": {"root": str(sandbox), "verify_seconds": 2, "timeout": 20}},
         },
     )

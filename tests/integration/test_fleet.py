@@ -115,3 +115,23 @@ def test_bad_pillar_values_fail_clearly_and_change_nothing(salt_cli, agents):
         assert ret.returncode != 0, pillar
         assert message in str(ret.data), (pillar, ret.data)
     assert (agents["build-1"].client_pids(), agents["build-1"].daemon_pids()) == pids
+
+
+@pytest.fixture
+def web_1_without_agent(agents):
+    """web-1 as an instance without the agent; its files are put back afterwards."""
+    agents["web-1"].cleanup()
+    installed = agents["web-1"].dest / "usr" / "local" / "share" / "aliyun-assist"
+    aside = installed.with_name("aliyun-assist.aside")
+    installed.rename(aside)
+    yield
+    aside.rename(installed)
+
+
+def test_minions_can_be_targeted_by_the_assist_grain(salt_cli, agents, web_1_without_agent):
+    assert salt_cli.run("saltutil.refresh_grains", minion_tgt="*").returncode == 0
+    grains = salt_cli.run("grains.get", "assist", minion_tgt="*").data
+    assert grains["build-1"] == {"init_system": "sysvinit", "installed": True, "version": "2.5.3.650"}
+    assert grains["web-1"]["installed"] is False
+    ret = salt_cli.run("-G", "assist.is_running", minion_tgt="assist:installed:True")
+    assert sorted(ret.data) == ["build-1", "db-1"]

@@ -10,6 +10,11 @@ import pytest
 from tests.conftest import REPO, load_source
 
 assist = load_source("assist_module", REPO / "_modules" / "assist.py")
+assist_utils = load_source("assist_utils", REPO / "_utils" / "assist.py")
+UTILS = {
+    f"assist.{name}": getattr(assist_utils, name)
+    for name in ("resolve", "systemd_running", "init_marker", "agent_version")
+}
 
 DEB_CACHE = pathlib.Path(
     os.environ.get("ASSIST_DEB_CACHE", pathlib.Path.home() / ".cache" / "assist-salt" / "debs")
@@ -28,6 +33,7 @@ def configure_loader_modules(settings, tmp_path):
         assist: {
             "__salt__": {"config.get": lambda key, default=None, merge=None: settings},
             "__opts__": {"cachedir": str(tmp_path)},
+            "__utils__": UTILS,
             "__context__": {},
         }
     }

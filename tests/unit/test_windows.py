@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist
+from tests.unit.conftest import UTILS, assist
 
 
 class FakeServices:
@@ -43,7 +43,14 @@ def services():
 @pytest.fixture
 def configure_loader_modules(services, tmp_path):
     functions = {"config.get": lambda key, default=None, merge=None: {}, **services.functions()}
-    return {assist: {"__salt__": functions, "__opts__": {"cachedir": str(tmp_path)}, "__context__": {}}}
+    return {
+        assist: {
+            "__salt__": functions,
+            "__opts__": {"cachedir": str(tmp_path)},
+            "__utils__": UTILS,
+            "__context__": {},
+        }
+    }
 
 
 @pytest.fixture(autouse=True)

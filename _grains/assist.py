@@ -1,0 +1,40 @@
+"""
+The ``assist`` grain: the init system, whether the Cloud Assistant agent is installed,
+and its version, so minions can be targeted by them::
+
+    salt -G 'assist:installed:True' assist.stop
+
+Files are read, no command is run. Grains load before pillar, so only the minion
+config's ``assist:lookup`` (``root``, ``init_path``, ``client_dir``) is honoured.
+"""
+
+import salt.utils.platform
+
+DEFAULTS = {"root": "/", "init_path": "/sbin/init", "client_dir": "/usr/local/share/aliyun-assist"}
+
+
+def assist():
+    lookup = dict(DEFAULTS)
+    given = (__opts__.get("assist") or {}).get("lookup") or {}
+    if isinstance(given, dict):
+        lookup.update({key: given[key] for key in DEFAULTS if isinstance(given.get(key), str)})
+    version = __utils__["assist.agent_version"](lookup["root"], lookup["client_dir"])
+    return {
+        "assist": {
+            "init_system": _init_system(lookup),
+            "installed": version is not None,
+            "version": version,
+        }
+    }
+
+
+def _init_system(lookup):
+    if salt.utils.platform.is_windows():
+        return "windows"
+    if __utils__["assist.systemd_running"](lookup["root"]):
+        return "systemd"
+    try:
+        found = __utils__["assist.init_marker"](lookup["root"], lookup["init_path"])
+    except OSError:
+        return None
+    return found[0] if found else None
