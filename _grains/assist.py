@@ -10,6 +10,21 @@ config's ``assist:lookup`` (``root``, ``init_path``, ``client_dir``) is honoured
 
 import salt.utils.platform
 
+try:  # installed as a Salt extension (pip)
+    from saltext.assist._utils import assist_facts as facts
+except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
+    try:
+        import assist_facts as facts
+    except ImportError:
+        facts = None
+
+
+def __virtual__():
+    if facts is None:
+        return (False, "assist: _utils/assist_facts.py is missing; run saltutil.sync_all")
+    return "assist"
+
+
 DEFAULTS = {"root": "/", "init_path": "/sbin/init", "client_dir": "/usr/local/share/aliyun-assist"}
 
 
@@ -18,7 +33,7 @@ def assist():
     given = (__opts__.get("assist") or {}).get("lookup") or {}
     if isinstance(given, dict):
         lookup.update({key: given[key] for key in DEFAULTS if isinstance(given.get(key), str)})
-    version = __utils__["assist.agent_version"](lookup["root"], lookup["client_dir"])
+    version = facts.agent_version(lookup["root"], lookup["client_dir"])
     return {
         "assist": {
             "init_system": _init_system(lookup),
@@ -31,10 +46,10 @@ def assist():
 def _init_system(lookup):
     if salt.utils.platform.is_windows():
         return "windows"
-    if __utils__["assist.systemd_running"](lookup["root"]):
+    if facts.systemd_running(lookup["root"]):
         return "systemd"
     try:
-        found = __utils__["assist.init_marker"](lookup["root"], lookup["init_path"])
+        found = facts.init_marker(lookup["root"], lookup["init_path"])
     except OSError:
         return None
     return found[0] if found else None

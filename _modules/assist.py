@@ -41,6 +41,14 @@ import time
 import salt.utils.platform
 from salt.exceptions import CommandExecutionError
 
+try:  # installed as a Salt extension (pip)
+    from saltext.assist._utils import assist_facts as facts
+except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
+    try:
+        import assist_facts as facts
+    except ImportError:
+        facts = None
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -86,6 +94,8 @@ WINDOWS_WARNING = (
 
 
 def __virtual__():
+    if facts is None:
+        return (False, "assist: _utils/assist_facts.py is missing; run saltutil.sync_all")
     if salt.utils.platform.is_linux() or salt.utils.platform.is_windows():
         return __virtualname__
     return (False, "assist: the Cloud Assistant agent exists on Linux and Windows only")
@@ -289,12 +299,12 @@ def _detect(cfg):
         return {"system": "windows", "evidence": "the minion runs on Windows"}
     if cfg["init_system"] != "auto":
         return {"system": cfg["init_system"], "evidence": "set by assist:lookup:init_system"}
-    if __utils__["assist.systemd_running"](cfg["root"]):
+    if facts.systemd_running(cfg["root"]):
         return {"system": "systemd", "evidence": "/run/systemd/system exists (systemd runs)"}
     if _upstart_running(cfg):
         return {"system": "upstart", "evidence": "initctl --version names upstart"}
     try:
-        found = __utils__["assist.init_marker"](cfg["root"], cfg["init_path"])
+        found = facts.init_marker(cfg["root"], cfg["init_path"])
     except OSError as exc:
         raise CommandExecutionError(
             f"detecting the init system failed: cannot read {cfg['init_path']} "
@@ -322,7 +332,7 @@ def _init(cfg):
 def _controllable(cfg, init):
     """Raise unless the init system can act now; a container without its init cannot."""
     system = init["system"]
-    if system == "systemd" and not __utils__["assist.systemd_running"](cfg["root"]):
+    if system == "systemd" and not facts.systemd_running(cfg["root"]):
         raise CommandExecutionError(
             f"systemd is installed ({init['evidence']}) but is not running as PID 1 "
             "(no /run/systemd/system), as in a container or chroot without its init; "
@@ -675,7 +685,7 @@ def version():
         salt '*' assist.version
     """
     cfg = _settings()
-    return __utils__["assist.agent_version"](cfg["root"], cfg["client_dir"])
+    return facts.agent_version(cfg["root"], cfg["client_dir"])
 
 
 def daemon_status():
@@ -715,7 +725,7 @@ def status():
             "service": _service(cfg, system),
             "running": _client_running(cfg, system),
             "enabled": _enabled(cfg, system),
-            "version": __utils__["assist.agent_version"](cfg["root"], cfg["client_dir"]),
+            "version": facts.agent_version(cfg["root"], cfg["client_dir"]),
             "pids": [] if windows else _client_pids(cfg),
         },
         "daemon": _daemon(cfg),

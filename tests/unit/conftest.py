@@ -4,17 +4,15 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import REPO, load_source
 
+# As Salt does while it loads modules, the utils folder is on sys.path for the import.
+sys.path.append(str(REPO / "_utils"))
 assist = load_source("assist_module", REPO / "_modules" / "assist.py")
-assist_utils = load_source("assist_utils", REPO / "_utils" / "assist.py")
-UTILS = {
-    f"assist.{name}": getattr(assist_utils, name)
-    for name in ("resolve", "systemd_running", "init_marker", "agent_version")
-}
 
 DEB_CACHE = pathlib.Path(
     os.environ.get("ASSIST_DEB_CACHE", pathlib.Path.home() / ".cache" / "assist-salt" / "debs")
@@ -33,7 +31,6 @@ def configure_loader_modules(settings, tmp_path):
         assist: {
             "__salt__": {"config.get": lambda key, default=None, merge=None: settings},
             "__opts__": {"cachedir": str(tmp_path)},
-            "__utils__": UTILS,
             "__context__": {},
         }
     }

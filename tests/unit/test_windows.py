@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import UTILS, assist
+from tests.unit.conftest import assist
 
 
 class FakeServices:
@@ -47,7 +47,6 @@ def configure_loader_modules(services, tmp_path):
         assist: {
             "__salt__": functions,
             "__opts__": {"cachedir": str(tmp_path)},
-            "__utils__": UTILS,
             "__context__": {},
         }
     }
