@@ -72,3 +72,38 @@ assist-client-running:
     running = next(v for k, v in ret.raw.items() if k.startswith("assist_|-assist-client-running"))
     assert running["changes"] == {"client": {"old": "running", "new": "restarted"}}
     assert agent.client_pids() and agent.client_pids() != old
+
+
+PREREQ_SLS = """
+assist-daemon-absent:
+  assist.daemon_absent: []
+
+assist-client-dead:
+  assist.dead:
+    - require:
+      - assist: assist-daemon-absent
+    - prereq:
+      - file: agent-upgrade
+
+agent-upgrade:
+  file.managed:
+    - name: {path}
+    - contents: new version
+"""
+
+
+def test_prereq_stops_the_client_only_when_the_upgrade_will_change_something(loaders, agent, tmp_path):
+    target = tmp_path / "upgrade"
+    target.write_text("new version\n")
+    ret = loaders.modules.state.template_str(PREREQ_SLS.format(path=target))
+    assert not ret.failed
+    assert agent.client_pids(), "nothing to upgrade: the client keeps running"
+
+    target.write_text("old version")
+    ret = loaders.modules.state.template_str(PREREQ_SLS.format(path=target))
+    assert not ret.failed
+    dead = next(v for k, v in ret.raw.items() if k.startswith("assist_|-assist-client-dead"))
+    upgrade = next(v for k, v in ret.raw.items() if k.startswith("file_|-agent-upgrade"))
+    assert dead["changes"]["client"] == {"old": "running", "new": "stopped"}
+    assert dead["__run_num__"] < upgrade["__run_num__"]
+    assert agent.client_pids() == []
