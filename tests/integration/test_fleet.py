@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from tests.integration.conftest import FLEET
+
 
 def down_for(agent, seconds=1.0):
     """The client stays down while the fake watchdog would have restarted it many times."""
@@ -16,14 +18,14 @@ def down_for(agent, seconds=1.0):
 
 
 def test_status_and_stop_across_all_minions_at_once(salt_cli, agents):
-    status = salt_cli.run("assist.status", minion_tgt="*")
+    status = salt_cli.run("assist.status", minion_tgt=FLEET)
     assert status.returncode == 0, status
     assert set(status.data) == set(agents)
     for name, report in status.data.items():
         assert report["client"]["running"] is True, name
         assert report["daemon"]["installed"] is True, name
 
-    stop = salt_cli.run("assist.stop", minion_tgt="*")
+    stop = salt_cli.run("assist.stop", minion_tgt=FLEET)
     assert stop.returncode == 0, stop
     for name, agent in agents.items():
         assert stop.data[name]["changes"]["daemon"] == {"old": "running", "new": "absent"}
@@ -31,7 +33,7 @@ def test_status_and_stop_across_all_minions_at_once(salt_cli, agents):
         assert down_for(agent), name
         assert agent.daemon_pids() == []
 
-    again = salt_cli.run("assist.stop", minion_tgt="*")
+    again = salt_cli.run("assist.stop", minion_tgt=FLEET)
     assert all(ret["changes"] == {} for ret in again.data.values())
 
 
@@ -41,7 +43,7 @@ def states_by_order(result):
 
 
 def test_highstate_puts_each_group_into_its_policy(salt_cli, agents):
-    ret = salt_cli.run("state.highstate", minion_tgt="*")
+    ret = salt_cli.run("state.highstate", minion_tgt=FLEET)
     assert ret.returncode == 0, ret
 
     # web-1, no group: nothing changes on a healthy instance.
@@ -64,7 +66,7 @@ def test_highstate_puts_each_group_into_its_policy(salt_cli, agents):
     assert unwatched[1]["changes"] == {}
     assert agents["build-1"].client_pids() and not agents["build-1"].daemon_pids()
 
-    second = salt_cli.run("state.highstate", minion_tgt="*")
+    second = salt_cli.run("state.highstate", minion_tgt=FLEET)
     assert second.returncode == 0, second
     for name, result in second.data.items():
         assert all(state["changes"] == {} for state in result.values()), name
@@ -129,8 +131,8 @@ def web_1_without_agent(agents):
 
 
 def test_minions_can_be_targeted_by_the_assist_grain(salt_cli, agents, web_1_without_agent):
-    assert salt_cli.run("saltutil.refresh_grains", minion_tgt="*").returncode == 0
-    grains = salt_cli.run("grains.get", "assist", minion_tgt="*").data
+    assert salt_cli.run("saltutil.refresh_grains", minion_tgt=FLEET).returncode == 0
+    grains = salt_cli.run("grains.get", "assist", minion_tgt=FLEET).data
     assert grains["build-1"] == {"init_system": "sysvinit", "installed": True, "version": "2.5.3.650"}
     assert grains["web-1"]["installed"] is False
     ret = salt_cli.run("-G", "assist.is_running", minion_tgt="assist:installed:True")

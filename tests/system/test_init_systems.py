@@ -98,7 +98,8 @@ def test_highstate_freezes_both_and_the_freeze_survives_a_reboot(salt_cli, boxes
 def test_the_host_with_systemd_installed_but_not_running_gets_an_error(tmp_path):
     """This machine: systemd's /sbin/init, but PID 1 is something else."""
     (tmp_path / "minion").write_text(
-        f"file_client: local\nroot_dir: {tmp_path}\nmodule_dirs: [{REPO / '_modules'}]\n"
+        f"file_client: local\nroot_dir: {tmp_path}\n"
+        f"module_dirs: [{REPO / '_modules'}]\nutils_dirs: [{REPO / '_utils'}]\n"
     )
     done = subprocess.run(
         [f"{sys.prefix}/bin/salt-call", "--local", "-c", str(tmp_path), "--retcode-passthrough", "assist.stop"],
