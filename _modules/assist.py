@@ -286,10 +286,17 @@ def _daemon_pids(cfg):
 
 
 def _upstart_running(cfg):
+    """UpStart's own answer; only asked where /sbin/initctl exists (a failure means no)."""
     initctl = _host(cfg, "/sbin/initctl")
     if not os.access(initctl, os.X_OK):
         return False
-    ret = __salt__["cmd.run_all"]([initctl, "--version"], python_shell=False, ignore_retcode=True, timeout=cfg["timeout"], output_loglevel="quiet")
+    ret = __salt__["cmd.run_all"](
+        [initctl, "--version"],
+        python_shell=False,
+        ignore_retcode=True,
+        timeout=cfg["timeout"],
+        output_loglevel="quiet",
+    )
     return ret["retcode"] == 0 and "upstart" in ret["stdout"]
 
 
@@ -389,7 +396,7 @@ def _client_active(cfg, system):
     if system == "upstart":
         ret = _run(cfg, _client_command(cfg, system, "status"), "asking UpStart for the client's state")
         return "start/" in ret["stdout"]
-    # LSB: 0 running, 1 dead with a pid file, 3 not running.
+    # LSB status codes: 0 running; 1, 2 dead with a pid or lock file left; 3 not running.
     ret = _run(cfg, _client_command(cfg, system, "status"), "asking the init script", ok=(0, 1, 2, 3))
     return ret["retcode"] == 0
 
