@@ -1,22 +1,11 @@
 """The execution module in-process against the fake agent: real processes, sysvinit path."""
 
 import os
-import time
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.support.fakeagent import wait_until
-
-
-def stays(predicate, seconds=1.0):
-    """True when predicate holds all along (the watchdog restarts within 0.1 s)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not predicate():
-            return False
-        time.sleep(0.02)
-    return True
+from tests.support.fakeagent import holds_for, wait_until
 
 
 def test_status_reports_client_watchdog_version_and_evidence(assist, agent):
@@ -47,7 +36,7 @@ def test_stop_removes_the_watchdog_first_and_the_client_stays_down(assist, agent
     assert ret["comment"] == "Removed the watchdog, stopped the client"
     assert not os.path.exists(agent.daemon_dir)
     assert agent.daemon_pids() == []
-    assert stays(lambda: agent.client_pids() == [])
+    assert holds_for(lambda: agent.client_pids() == [], 1.0)
     assert assist.is_running() is False
     assert agent.protected_snapshot() == before
 

@@ -1,20 +1,13 @@
 """The product through a real salt-master and minions, as an operator drives it."""
 
-import time
-
 import pytest
 
 from tests.integration.conftest import FLEET
+from tests.support.fakeagent import holds_for
 
 
 def down_for(agent, seconds=1.0):
-    """The client stays down while the fake watchdog would have restarted it many times."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if agent.client_pids():
-            return False
-        time.sleep(0.05)
-    return True
+    return holds_for(lambda: agent.client_pids() == [], seconds)
 
 
 def test_status_and_stop_across_all_minions_at_once(salt_cli, agents):

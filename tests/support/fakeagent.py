@@ -118,6 +118,17 @@ def wait_until(predicate, timeout=5.0, interval=0.02):
         time.sleep(interval)
 
 
+def holds_for(predicate, seconds, interval=0.02):
+    """True when predicate() stays true for the whole time: a client that stays down
+    that long would have been restarted many times by a live watchdog (0.1 s)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            return False
+        time.sleep(interval)
+    return True
+
+
 # ---------------------------------------------------------------------------
 # Script templates.  @NAME@ placeholders are replaced by _render().
 
