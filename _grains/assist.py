@@ -1,8 +1,11 @@
 """
-The ``assist`` grain: the init system, whether the Cloud Assistant agent is installed,
-and its version, so minions can be targeted by them::
+The ``assist_agent`` grain: the init system, whether the Cloud Assistant agent is
+installed, and its version, so minions can be targeted by them::
 
-    salt -G 'assist:installed:True' assist.stop
+    salt -G 'assist_agent:installed:True' assist.stop
+
+Named ``assist_agent``, not ``assist``: grains do not merge, so a grain ``assist`` would
+replace (or be replaced by) settings a user keeps under the grain ``assist:lookup``.
 
 Files are read, no command is run. Grains load before pillar, so only the minion
 config's ``assist:lookup`` (``root``, ``init_path``, ``client_dir``) is honoured.
@@ -28,14 +31,14 @@ def __virtual__():
 DEFAULTS = {"root": "/", "init_path": "/sbin/init", "client_dir": "/usr/local/share/aliyun-assist"}
 
 
-def assist():
+def assist_agent():
     lookup = dict(DEFAULTS)
     given = (__opts__.get("assist") or {}).get("lookup") or {}
     if isinstance(given, dict):
         lookup.update({key: given[key] for key in DEFAULTS if isinstance(given.get(key), str)})
     version = facts.agent_version(lookup["root"], lookup["client_dir"])
     return {
-        "assist": {
+        "assist_agent": {
             "init_system": _init_system(lookup),
             "installed": version is not None,
             "version": version,

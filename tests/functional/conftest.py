@@ -6,6 +6,11 @@ import shutil
 import pytest
 from saltfactories.utils.functional import Loaders
 
+try:
+    from salt.utils.optsdict import OptsDict  # Salt 3008
+except ImportError:  # Salt 3007
+    OptsDict = None
+
 from tests.conftest import REPO
 from tests.support import fakeagent
 
@@ -40,6 +45,12 @@ def loaders(minion_opts):
 def lookup(loaders):
     """The live assist:lookup settings; a test may change them, they are restored after."""
     lookup = loaders.opts["assist"]["lookup"]
+    if OptsDict is None:
+        # Salt 3007's loader deep-copies opts when it is created, and a module that keeps
+        # its own __opts__ (state, whose state.single runs every state test) reads that
+        # copy: share the one dict so a change shows there too. Salt 3008 gives modules
+        # copy-on-write views (OptsDict) that read loaders.opts through.
+        loaders.modules.opts["assist"]["lookup"] = lookup
     saved = dict(lookup)
     yield lookup
     lookup.clear()
@@ -50,6 +61,14 @@ def lookup(loaders):
 def assist(loaders, lookup):
     loaders.context.clear()
     return loaders.modules.assist
+
+
+@pytest.fixture
+def assist_opts(assist):
+    """The __opts__ the loaded assist module reads, for a test that changes a top-level
+    option. Salt 3008 gives each module a copy-on-write view of loaders.opts (OptsDict),
+    so a change there shows; Salt 3007 gives it a copy taken when the module loaded."""
+    return assist.stop.func.__globals__["__opts__"]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The assist grain, computed through Salt's grains loader from the sandbox's files."""
+"""The assist_agent grain, computed through Salt's grains loader from the sandbox's files."""
 
 import shutil
 import subprocess
@@ -10,7 +10,7 @@ import salt.loader
 @pytest.fixture
 def grain(loaders):
     """The grain as the minion computes it (the cached loaders.grains predates the agent)."""
-    return lambda: salt.loader.grain_funcs(loaders.opts)["assist.assist"]()["assist"]
+    return lambda: salt.loader.grain_funcs(loaders.opts)["assist.assist_agent"]()["assist_agent"]
 
 
 def test_the_grain_reports_init_system_installed_and_version(grain, agent):

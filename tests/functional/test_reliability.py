@@ -15,18 +15,9 @@ from salt.exceptions import CommandExecutionError
 
 from tests.functional.test_bad_input import tree
 from tests.support import fakeagent
-from tests.support.fakeagent import wait_until
+from tests.support.fakeagent import holds_for
 
 CYCLES = 50
-
-
-def stays(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not predicate():
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_fifty_stop_start_cycles_under_a_live_watchdog(assist, agent, sandbox):
@@ -40,7 +31,7 @@ def test_fifty_stop_start_cycles_under_a_live_watchdog(assist, agent, sandbox):
         stopped = assist.stop()
         assert stopped["changes"]["daemon"]["new"] == "absent", cycle
         assert agent.daemon_pids() == [] and not os.path.exists(agent.daemon_dir), cycle
-        assert stays(lambda: agent.client_pids() == [], 0.3), cycle
+        assert holds_for(lambda: agent.client_pids() == [], 0.3), cycle
         report = assist.status()
         assert report["client"]["running"] is False and report["client"]["pids"] == [], cycle
         assert report["daemon"] == {**report["daemon"], "installed": False, "running": False}, cycle
@@ -115,17 +106,15 @@ def test_an_unreadable_sbin_init_is_named(assist, agent, sandbox):
 
 
 @pytest.fixture
-def read_only_cachedir(loaders, tmp_path):
+def read_only_cachedir(assist_opts, tmp_path, monkeypatch):
     """The minion's cache directory on a read-only bind mount (root ignores modes)."""
     cachedir = tmp_path / "cache"
     cachedir.mkdir()
     subprocess.run(["mount", "--bind", cachedir, cachedir], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", cachedir], check=True)
-        saved = loaders.opts["cachedir"]
-        loaders.opts["cachedir"] = str(cachedir)
+        monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
         yield cachedir
-        loaders.opts["cachedir"] = saved
     finally:
         subprocess.run(["umount", cachedir], check=True)
 

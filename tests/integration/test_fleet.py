@@ -125,8 +125,8 @@ def web_1_without_agent(agents):
 
 def test_minions_can_be_targeted_by_the_assist_grain(salt_cli, agents, web_1_without_agent):
     assert salt_cli.run("saltutil.refresh_grains", minion_tgt=FLEET).returncode == 0
-    grains = salt_cli.run("grains.get", "assist", minion_tgt=FLEET).data
+    grains = salt_cli.run("grains.get", "assist_agent", minion_tgt=FLEET).data
     assert grains["build-1"] == {"init_system": "sysvinit", "installed": True, "version": "2.5.3.650"}
     assert grains["web-1"]["installed"] is False
-    ret = salt_cli.run("-G", "assist.is_running", minion_tgt="assist:installed:True")
+    ret = salt_cli.run("-G", "assist.is_running", minion_tgt="assist_agent:installed:True")
     assert sorted(ret.data) == ["build-1", "db-1"]

@@ -52,7 +52,8 @@ def one_second_timeout(salt_cli):
     """assist:lookup:timeout from a grain, merged with the minion config's root."""
     assert salt_cli.run("grains.setval", "assist", '{"lookup": {"timeout": 1}}', minion_tgt="web-1").returncode == 0
     yield
-    salt_cli.run("grains.delkey", "assist", minion_tgt="web-1")
+    # force=True: without it grains.delkey refuses a dict value and the grain would stay.
+    assert salt_cli.run("grains.delkey", "assist", "force=True", minion_tgt="web-1").returncode == 0
 
 
 def test_a_hung_stop_becomes_an_error_and_the_minion_keeps_answering(salt_cli, agents, one_second_timeout):

@@ -2,6 +2,7 @@
 virtualenv, gives a minion the assist module, states and grain with no file_roots."""
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -14,9 +15,14 @@ from tests.support import fakeagent
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    """Built from a copy of the source tree: setuptools writes build/ and *.egg-info next
+    to the sources, and an egg-info in the repository would shadow the real install."""
+    source = tmp_path_factory.mktemp("source") / "assist-salt"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "demo-work", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "bench"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(source)],
         check=True,
     )
     (built,) = out.glob("saltext_assist-*.whl")
@@ -63,7 +69,7 @@ def test_the_installed_wheel_serves_module_grain_and_states_without_file_roots(f
         )
         status = salt_call(fresh_python, conf, "assist.status")
         assert status["client"]["running"] is True and status["daemon"]["installed"] is True
-        assert salt_call(fresh_python, conf, "grains.get", "assist")["installed"] is True
+        assert salt_call(fresh_python, conf, "grains.get", "assist_agent")["installed"] is True
         state = salt_call(fresh_python, conf, "state.single", "assist.daemon_absent", "name=watchdog")
         (result,) = state.values()
         assert result["changes"] == {"daemon": {"old": "running", "new": "absent"}}
