@@ -1,0 +1,200 @@
+"""A salt-master and salt-minions on loopback, started from a plain script with
+salt-factories' FactoriesManager (outside pytest), each minion with its own fake agent.
+
+The master's file roots: a bench folder (empty.sls), the repository's salt/ (the assist
+state tree) and a folder whose _modules, _states (and _utils, _grains when the project
+has them) are symbolic links to the repository's; never the repository root.
+"""
+
+import concurrent.futures
+import contextlib
+import json
+import shutil
+import subprocess
+import time
+
+from common import BIN, REPO, log, timed
+from saltfactories.manager import FactoriesManager
+from saltfactories.plugins.event_listener import EventListener
+from saltfactories.plugins.log_server import LogServer
+from tests.support import fakeagent
+
+LOOPBACK = "127.0.0.1"
+EXTENSIONS = ("_modules", "_states", "_utils", "_grains")
+QUIET = "warning"  # daemons log warnings and worse: what a production minion logs
+WATCHDOG_INTERVAL = 5.0  # s; the fake watchdog's poll (0.1 s in tests) would load 2 cores
+# Salt's own default; salt-factories sets 0.05 s, which makes 20 idle minions busy.
+MINION_DEFAULTS = {"loop_interval": 1}
+
+
+class SafeEventListener(EventListener):
+    """salt-factories' listener, whose expiry thread iterates the event store while the
+    server thread appends to it ("deque mutated during iteration" with 20 minions):
+    here it works on a snapshot."""
+
+    def _cleanup(self):
+        cleanup_at = time.monotonic() + 30
+        while self.running_event.is_set():
+            time.sleep(1)
+            if time.monotonic() < cleanup_at:
+                continue
+            cleanup_at = time.monotonic() + 30
+            for event in [event for event in list(self.store) if event.expired]:
+                with contextlib.suppress(ValueError):
+                    self.store.remove(event)
+
+
+def state_roots(work):
+    """The bench file root (empty.sls) and the extension folder of links."""
+    bench_root = work / "bench-states"
+    bench_root.mkdir()
+    (bench_root / "empty.sls").write_text("# An empty state: the baseline of a state run.\n")
+    ext_root = work / "ext"
+    ext_root.mkdir()
+    for kind in EXTENSIONS:
+        if (REPO / kind).is_dir():
+            (ext_root / kind).symlink_to(REPO / kind)
+    return [str(bench_root), str(REPO / "salt"), str(ext_root)]
+
+
+def quiet_logging(role):
+    return {"log_level_logfile": QUIET, f"pytest-{role}": {"log": {"level": QUIET}}}
+
+
+class Fleet:
+    """The daemons of one benchmark run; stop() ends every one of them."""
+
+    def __init__(self, work):
+        self.work = work
+        self.minions = {}  # name -> started factory
+        self.agents = {}  # name -> FakeAgent
+        self.log_server = LogServer(log_host=LOOPBACK, log_level=QUIET)
+        self.listener = SafeEventListener()
+        self.listener.host = LOOPBACK  # salt-factories listens on 0.0.0.0 by default
+        self.listener.address = f"tcp://{LOOPBACK}:{self.listener.port}"
+        self.master = None
+        self.manager = None
+        self.started = []  # the support services running, to stop at the end
+
+    def start(self):
+        self.work.mkdir(parents=True, exist_ok=True)
+        for service in (self.log_server, self.listener):
+            service.start()
+            self.started.append(service)
+        self.manager = FactoriesManager(
+            root_dir=self.work / "sf",
+            log_server_host=LOOPBACK,
+            log_server_port=self.log_server.log_port,
+            log_server_level=QUIET,
+            event_listener=self.listener,
+            start_timeout=120,
+        )
+        overrides = {
+            "interface": LOOPBACK,
+            "auto_accept": True,  # temporary keys on loopback; no wait for salt-key
+            "file_roots": {"base": state_roots(self.work)},
+            "pillar_roots": {"base": [str(REPO / "pillar")]},
+            **quiet_logging("master"),
+        }
+        factory = self.manager.salt_master_daemon("bench-master", overrides=overrides)
+        log("starting the salt-master")
+        factory.start()
+        self.master = factory
+
+    def sandbox(self, name):
+        root = self.work / "sandboxes" / name
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        return root
+
+    def minion_factory(self, name, extra=None):
+        """A minion's factory (configured, not started) with a fresh, running fake agent."""
+        root = self.sandbox(name)
+        agent = fakeagent.install(root, init="sysvinit", restart_interval=WATCHDOG_INTERVAL)
+        agent.start()
+        self.agents[name] = agent
+        overrides = {"assist": {"lookup": {"root": str(root)}}, **MINION_DEFAULTS,
+                     **quiet_logging("minion"), **(extra or {})}
+        return self.master.salt_minion_daemon(name, overrides=overrides)
+
+    def start_minion(self, name, factory):
+        factory.start()
+        self.minions[name] = factory
+
+    def stop_minion(self, name):
+        factory = self.minions.pop(name, None)
+        if factory is not None:
+            factory.terminate()
+
+    def stop_minions(self):
+        """All at once: one by one, 20 minions take minutes to shut down."""
+        names = list(self.minions)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            for name, failure in zip(names, pool.map(self._stop_reporting, names)):
+                if failure:
+                    log(f"stopping {name} failed: {failure}")
+
+    def _stop_reporting(self, name):
+        try:
+            self.stop_minion(name)
+        except Exception as exc:  # keep stopping the others
+            return exc
+        return None
+
+    def add_minions(self, names):
+        """Start minions one after another (a batch), then sync the project's modules."""
+        log(f"starting {len(names)} minion(s): {names[0]} .. {names[-1]}")
+        for name in names:
+            self.start_minion(name, self.minion_factory(name))
+        self.call(names, "saltutil.sync_all", check=lambda value: isinstance(value, dict))
+
+    def salt(self, target, function, *args, list_target=False, timeout=120):
+        """Run the salt CLI; (wall seconds, {minion: return})."""
+        argv = [str(BIN / "salt"), f"--config-dir={self.master.config_dir}", "--out=json",
+                "--static", "--timeout=60"]
+        if list_target:
+            argv.append("-L")
+        argv += [target, function, *args]
+        took, done = timed(subprocess.run, argv, capture_output=True, text=True,
+                           timeout=timeout, check=False)
+        try:
+            returns = json.loads(done.stdout or "{}")
+        except json.JSONDecodeError:
+            returns = {}
+        return took, returns, done
+
+    def call(self, names, function, *args, check=None):
+        """salt -L names function: the wall time; raises unless every minion answered well."""
+        took, returns, done = self.salt(",".join(names), function, *args, list_target=True)
+        expect_answers(names, function, returns, done, check)
+        return took
+
+    def call_all(self, names, function, check):
+        """salt '*' function, checked to come back from exactly these minions."""
+        took, returns, done = self.salt("*", function)
+        expect_answers(names, function, returns, done, check)
+        return took
+
+    def stop(self):
+        """Every minion, the master, the fake agents, the listener and the log server."""
+        self.stop_minions()
+        if self.master is not None:
+            self.master.terminate()
+            self.master = None
+        for agent in self.agents.values():
+            agent.cleanup()
+        self.agents.clear()
+        while self.started:
+            self.started.pop().stop()
+
+
+def expect_answers(names, function, returns, done, check):
+    missing = sorted(set(names) - set(returns))
+    extra = sorted(set(returns) - set(names))
+    bad = sorted(name for name in set(names) & set(returns) if check and not check(returns[name]))
+    if missing or extra or bad or done.returncode != 0:
+        sample = {name: returns.get(name) for name in (bad or missing)[:1]}
+        raise RuntimeError(
+            f"salt {function}: exit {done.returncode}, missing {missing}, unexpected {extra}, "
+            f"bad answers from {bad} {sample} {done.stderr.strip()[:300]}"
+        )
