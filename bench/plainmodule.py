@@ -26,6 +26,14 @@ def load_utils():
     return functions
 
 
+def facts():
+    """The shared file facts (_utils/assist_facts.py), as the module imports them."""
+    load_utils()
+    import assist_facts  # noqa: PLC0415  (importable once load_utils put _utils on the path)
+
+    return assist_facts
+
+
 def load(settings, cachedir, run_all):
     """The module, reading `settings` as assist:lookup and running commands with run_all."""
     utils = load_utils()

@@ -114,3 +114,19 @@ def test_systemd_installed_but_not_running_refuses_control(settings, tmp_path):
     for verb in (assist.stop, assist.start, assist.status, assist.enable):
         with pytest.raises(CommandExecutionError, match="systemd is installed .* not running as PID 1"):
             verb()
+
+
+def test_links_resolve_inside_the_root(tmp_path):
+    # A merged-/usr image: /sbin -> usr/sbin (relative), usr/sbin/init -> ../lib/systemd/systemd
+    # (relative with ..), and an absolute link that would point at this host's own files.
+    (tmp_path / "usr" / "sbin").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "systemd").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "systemd" / "systemd").write_bytes(b"/lib/systemd")
+    os.symlink("usr/sbin", tmp_path / "sbin")
+    os.symlink("../lib/systemd/systemd", tmp_path / "usr" / "sbin" / "init")
+    os.symlink("/etc/hostname", tmp_path / "usr" / "sbin" / "escape")
+    root = str(tmp_path)
+    assert assist.facts.resolve(root, "/sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist.facts.resolve(root, "/sbin/./escape") == f"{root}/etc/hostname"
+    assert assist.facts.resolve(root, "/usr/sbin/../../etc") == f"{root}/etc"
+    assert assist.facts.resolve("/", "/sbin/init") == "/sbin/init"  # the host: the kernel follows

@@ -19,6 +19,13 @@ def test_defaults_are_the_vendors_paths(settings):
     assert cfg["sysv_script"] == "/etc/init.d/aliyun-service"
 
 
+def test_the_defaults_pass_every_check_given_values_get():
+    # _settings checks only given values, trusting the defaults: this holds them to it.
+    for key, value in assist.DEFAULTS.items():
+        assert assist._checked(key, value) == value
+    assist._check_daemon_dir(dict(assist.DEFAULTS))
+
+
 @pytest.mark.parametrize(
     "value, why",
     [
