@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import fakeagent
+from tests.unit.test_docs import PUBLIC
 
 
 @pytest.fixture(scope="module")
@@ -74,5 +75,9 @@ def test_the_installed_wheel_serves_module_grain_and_states_without_file_roots(f
         (result,) = state.values()
         assert result["changes"] == {"daemon": {"old": "running", "new": "absent"}}
         assert agent.daemon_pids() == [] and agent.client_pids()
+        # The user's manual, as `salt-call sys.doc assist` prints it from the package.
+        docs = salt_call(fresh_python, conf, "sys.doc", "assist")
+        assert sorted(docs) == sorted(f"assist.{name}" for name in PUBLIC)
+        assert all("CLI Example:" in doc for doc in docs.values())
     finally:
         agent.cleanup()
