@@ -15,8 +15,8 @@ INIT_MARKERS = ((b"/lib/system", "systemd"), (b"upstart", "upstart"), (b"sysvini
 def resolve(root, path):
     """Where `path` of the system mounted at `root` lies on this host. Symbolic links are
     followed one component at a time, so an absolute link never leads out of the root."""
-    if root == "/":
-        return path  # the host's own system: the kernel follows the links
+    if root == "/":  # the host's own system: the kernel follows the links
+        return "/" + path.lstrip("/")  # relative to the root, as the walk below takes it
     pending = [part for part in reversed(path.split("/")) if part]  # a stack: next part last
     done = ""
     hops = 0

@@ -130,3 +130,7 @@ def test_links_resolve_inside_the_root(tmp_path):
     assert assist.facts.resolve(root, "/sbin/./escape") == f"{root}/etc/hostname"
     assert assist.facts.resolve(root, "/usr/sbin/../../etc") == f"{root}/etc"
     assert assist.facts.resolve("/", "/sbin/init") == "/sbin/init"  # the host: the kernel follows
+    # A path is taken from the root either way, never from the minion's working directory
+    # (the grain reads settings unchecked).
+    assert assist.facts.resolve(root, "sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist.facts.resolve("/", "sbin/init") == "/sbin/init"
