@@ -1,55 +1,64 @@
-# The two commands of the README: `make demo` and `make test`.
+# The README's two commands, `make demo` and `make test`, set up everything they need:
+# Debian packages (tests/deps.sh; installed when run as root, named otherwise), then a
+# virtualenv with the pinned test dependencies from pyproject.toml.
 PYTHON ?= python3
-VENV ?= .venv
+DEPS := sh tests/deps.sh
+
+# .venv holds the release `make test` pins (3008.4); .venv-3007 and .venv-3006 hold the
+# other supported releases (dependency groups test-3007, test-3006) for the matrix.
+VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-test
-# The oldest supported Salt release (dependency group test-3007), for `make test-matrix`.
-VENV_3007 ?= .venv-3007
-PY_3007 := $(VENV_3007)/bin/python
-STAMP_3007 := $(VENV_3007)/.installed-test-3007
-# The system tier needs containers (systemd-nspawn as PID 1 hosts): `make test` only.
+MATRIX_VENVS := .venv-3006 .venv-3007 $(VENV)
+# The system tier boots containers; it runs once, in `make test`, on the pinned release.
 MATRIX_TIERS := tests/unit tests/functional tests/integration
 
-.PHONY: test unit functional integration system demo test-matrix test-3007 clean
+.PHONY: test unit functional integration system demo test-matrix bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/.installed: pyproject.toml
+	$(DEPS) build
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
 	$(PY) -m pip install --quiet --group test
 	touch $@
 
-$(STAMP_3007): pyproject.toml
-	test -x $(PY_3007) || $(PYTHON) -m venv $(VENV_3007)
-	$(PY_3007) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY_3007) -m pip install --quiet --group test-3007
+.venv-%/.installed: pyproject.toml
+	$(DEPS) build
+	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	.venv-$*/bin/python -m pip install --quiet --group test-$*
 	touch $@
 
-test: $(STAMP)
-	$(PY) -m pytest tests
-
-demo: $(STAMP)
+demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
-unit functional integration system: $(STAMP)
-	$(PY) -m pytest tests/$@
+test: $(VENV)/.installed
+	$(DEPS) unit system
+	$(PY) -m pytest tests
 
-# Unit, functional and integration tiers on every supported Salt release: 3008.4 (the
-# pin, .venv) and 3007.16 (.venv-3007). Both releases always run; fails if either fails.
-test-matrix: $(STAMP) $(STAMP_3007)
-	@status=0; for py in $(PY) $(PY_3007); do \
-		echo "== salt $$($$py -c 'import salt.version; print(salt.version.__version__)') ($$py)"; \
+unit: $(VENV)/.installed
+	$(DEPS) unit
+	$(PY) -m pytest tests/unit tests/support
+functional integration: $(VENV)/.installed
+	$(PY) -m pytest tests/$@
+system: $(VENV)/.installed
+	$(DEPS) system
+	$(PY) -m pytest tests/system
+
+# Unit, functional and integration tiers on every supported Salt release (3006.29,
+# 3007.16, 3008.4). Every release runs; the target fails if any fails.
+test-matrix: $(addsuffix /.installed,$(MATRIX_VENVS))
+	$(DEPS) unit
+	@status=0; for venv in $(MATRIX_VENVS); do \
+		py=$$venv/bin/python; \
+		echo "== salt $$($$py -c 'import salt.version; print(salt.version.__version__)') ($$venv)"; \
 		$$py -m pytest $(MATRIX_TIERS) || status=1; \
 	done; exit $$status
 
-# The same tiers on 3007.16 alone: .ci/run adds it to `make test`, which covers 3008.4.
-test-3007: $(STAMP_3007)
-	$(PY_3007) -m pytest $(MATRIX_TIERS)
+# Benchmark: ratios against baselines measured in the same run; table on stdout, JSON in
+# bench/results/latest.json.
+bench: $(VENV)/.installed
+	$(DEPS) unit bench
+	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV_3007) .pytest_cache .hypothesis demo-work
-
-# Benchmark (issue 6): ratios against baselines measured in the same run; table on
-# stdout, JSON in bench/results/latest.json. `bench` is also a folder: hence .PHONY.
-.PHONY: bench
-bench: $(STAMP)
-	$(PY) bench/run.py
+	rm -rf $(MATRIX_VENVS) .pytest_cache .hypothesis demo-work

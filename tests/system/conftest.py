@@ -4,7 +4,7 @@ host's Python and virtualenv bind-mounted read-only) and talks to the salt-maste
 the host over the shared loopback. The fake agent is installed the real way: units
 enabled for systemd, an init script with rc links for sysvinit, started at boot.
 
-Needs root, debootstrap and systemd-nspawn (tests/system/install-deps.sh, run by
+Needs root, debootstrap and systemd-nspawn (installed by `make test` through tests/deps.sh, as
 .ci/run); without them the tier fails and says what is missing.
 """
 

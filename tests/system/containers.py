@@ -85,7 +85,7 @@ def ensure_tools() -> None:
                  "tar", "zstd"):
         if shutil.which(tool, path=_host_env()["PATH"]) is None:
             problems.append(
-                "command %r not found (run tests/system/install-deps.sh)" % tool)
+                "command %r not found (make system installs it: tests/deps.sh system)" % tool)
     for ns in ("pid", "user", "mnt", "uts", "ipc"):
         if not Path("/proc/self/ns", ns).exists():
             problems.append("kernel lacks %s namespaces (/proc/self/ns/%s)"
