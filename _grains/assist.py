@@ -7,52 +7,37 @@ installed, and its version, so minions can be targeted by them::
 Named ``assist_agent``, not ``assist``: grains do not merge, so a grain ``assist`` would
 replace (or be replaced by) settings a user keeps under the grain ``assist:lookup``.
 
-Files are read, no command is run. Grains load before pillar, so only the minion
-config's ``assist:lookup`` (``root``, ``init_path``, ``client_dir``) is honoured.
+Files are read, no command is run (so UpStart is known by its ``/sbin/init`` only).
+Grains load before pillar, so only the minion config's ``assist:lookup`` is honoured.
 """
 
-import salt.utils.platform
+from salt.exceptions import CommandExecutionError
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist._utils import assist_facts as facts
+    from saltext.assist.utils import assist_init, assist_settings
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
     try:
-        import assist_facts as facts
+        import assist_init
+        import assist_settings
     except ImportError:
-        facts = None
+        assist_init = None
 
 
 def __virtual__():
-    if facts is None:
-        return (False, "assist: _utils/assist_facts.py is missing; run saltutil.sync_all")
+    if assist_init is None:
+        return (False, "assist: the _utils folder (assist_init.py, ...) is missing; run saltutil.sync_all")
     return "assist"
 
 
-DEFAULTS = {"root": "/", "init_path": "/sbin/init", "client_dir": "/usr/local/share/aliyun-assist"}
-
-
 def assist_agent():
-    lookup = dict(DEFAULTS)
-    given = (__opts__.get("assist") or {}).get("lookup") or {}
-    if isinstance(given, dict):
-        lookup.update({key: given[key] for key in DEFAULTS if isinstance(given.get(key), str)})
-    version = facts.agent_version(lookup["root"], lookup["client_dir"])
-    return {
-        "assist_agent": {
-            "init_system": _init_system(lookup),
-            "installed": version is not None,
-            "version": version,
-        }
-    }
-
-
-def _init_system(lookup):
-    if salt.utils.platform.is_windows():
-        return "windows"
-    if facts.systemd_running(lookup["root"]):
-        return "systemd"
     try:
-        found = facts.init_marker(lookup["root"], lookup["init_path"])
-    except OSError:
-        return None
-    return found[0] if found else None
+        cfg = assist_settings.load((__opts__.get("assist") or {}).get("lookup") or {})
+    except CommandExecutionError:  # the module names the bad setting; the grain stays quiet
+        cfg = dict(assist_settings.DEFAULTS)
+    try:
+        found = assist_init.detect(cfg)
+    except CommandExecutionError:
+        found = None
+    system = found["system"] if found else None
+    version = assist_init.BACKENDS[system or "sysvinit"](cfg, None, {}, None).version()
+    return {"assist_agent": {"init_system": system, "installed": version is not None, "version": version}}

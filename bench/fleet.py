@@ -113,7 +113,7 @@ class Fleet:
         agent = fakeagent.install(root, init="sysvinit", restart_interval=WATCHDOG_INTERVAL)
         agent.start()
         self.agents[name] = agent
-        overrides = {"assist": {"lookup": {"root": str(root)}}, **MINION_DEFAULTS,
+        overrides = {"assist": {"lookup": {"root": str(root), "run_image_programs": True}}, **MINION_DEFAULTS,
                      **quiet_logging("minion"), **(extra or {})}
         return self.master.salt_minion_daemon(name, overrides=overrides)
 

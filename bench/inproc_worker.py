@@ -37,7 +37,7 @@ def minion_opts(work, sandbox):
         "root_dir": str(work / "minion"),
         "file_client": "local",
         "log_level": "warning",
-        "assist": {"lookup": {"root": str(sandbox), "timeout": 20}},
+        "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "timeout": 20}},
     }
     for key, folder in EXTENSION_DIRS.items():
         if (REPO / folder).is_dir():

@@ -71,7 +71,7 @@ def configure(ports):
                 master_port=ports[1],
                 publish_port=ports[0],
                 grains=grains,
-                assist={"lookup": {"root": str(WORK / "sandbox" / name)}},
+                assist={"lookup": {"root": str(WORK / "sandbox" / name), "run_image_programs": True}},
             ),
         )
 

@@ -1,6 +1,8 @@
-{#- Cloud Assistant: the watchdog goes before the client stops (require), the pillar
-    policy chooses the end state. #}
-{%- from "assist/map.jinja" import assist with context %}
+{#- Cloud Assistant. Pillar `assist` chooses the end state; assist.policy checks it and
+    fills in the defaults (agent running, watchdog present), so a bad value fails the
+    render, naming the key, before any state runs. The watchdog goes before the client
+    stops: said with require. #}
+{%- set assist = salt["assist.policy"](pillar.get("assist", {})) %}
 
 {%- if assist.daemon == "absent" %}
 assist-daemon-absent:

@@ -30,7 +30,7 @@ def minion_opts(salt_factories, sandbox):
             "states_dirs": [str(REPO / "_states")],
             "utils_dirs": [str(REPO / "_utils")],
             "grains_dirs": [str(REPO / "_grains")],
-            "assist": {"lookup": {"root": str(sandbox), "verify_seconds": 2, "timeout": 20}},
+            "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "verify_seconds": 2, "timeout": 20}},
         },
     )
     return factory.config.copy()

@@ -34,7 +34,7 @@ def salt_minions(salt_master, sandboxes):
             name,
             overrides={
                 "grains": grains,
-                "assist": {"lookup": {"root": str(sandboxes[name]), "verify_seconds": 2}},
+                "assist": {"lookup": {"root": str(sandboxes[name]), "run_image_programs": True, "verify_seconds": 2}},
             },
         )
         for name, grains in MINIONS.items()

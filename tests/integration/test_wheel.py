@@ -66,7 +66,7 @@ def test_the_installed_wheel_serves_module_grain_and_states_without_file_roots(f
         (conf / "minion").write_text(
             f"file_client: local\nroot_dir: {tmp_path / 'minion'}\n"
             f"file_roots: {{base: [{tmp_path / 'empty'}]}}\n"
-            f"assist: {{lookup: {{root: {tmp_path / 'root'}}}}}\n"
+            f"assist: {{lookup: {{root: {tmp_path / 'root'}, run_image_programs: true}}}}\n"
         )
         status = salt_call(fresh_python, conf, "assist.status")
         assert status["client"]["running"] is True and status["daemon"]["installed"] is True

@@ -5,7 +5,13 @@ import os
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, configure_loader_modules  # noqa: F401  (the loader mock)
+from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401  (the loader mock)
+
+
+def detected():
+    """What the module detects, with its evidence."""
+    backend = assist._backend(act=False)[1]
+    return {"system": backend.name, "evidence": backend.evidence}
 
 
 def sandbox_with_init(tmp_path, content):
@@ -19,7 +25,7 @@ def test_real_systemd_init_is_detected_through_its_absolute_symlink(settings, sy
     # inside the root, not on this host.
     assert os.path.islink(systemd_root / "sbin" / "init")
     settings["root"] = str(systemd_root)
-    status = assist._init(assist._settings())
+    status = detected()
     assert status == {"system": "systemd", "evidence": "/sbin/init contains '/lib/system'"}
 
 
@@ -49,7 +55,7 @@ def test_running_systemd_wins_over_the_init_binary(settings, tmp_path):
     sandbox_with_init(tmp_path, b"INIT_VERSION=sysvinit-3.06")
     (tmp_path / "run" / "systemd" / "system").mkdir(parents=True)
     settings["root"] = str(tmp_path)
-    assert assist._init(assist._settings())["evidence"].startswith("/run/systemd/system exists")
+    assert detected()["evidence"].startswith("/run/systemd/system exists")
 
 
 def test_running_upstart_is_asked_with_initctl(settings, tmp_path, configure_loader_modules):
@@ -65,14 +71,24 @@ def test_running_upstart_is_asked_with_initctl(settings, tmp_path, configure_loa
         return {"retcode": 0, "stdout": "initctl (upstart 1.12.1)", "stderr": ""}
 
     assist.__salt__["cmd.run_all"] = run_all
-    settings["root"] = str(tmp_path)
+    settings.update(root=str(tmp_path), run_image_programs=True)
     assert assist.init_system() == "upstart"
     assert calls == [[str(initctl), "--version"]]
 
 
+def test_an_images_initctl_is_not_run_unless_allowed(settings, tmp_path, configure_loader_modules):
+    # An image's initctl would ask this host's UpStart: detection falls back to the file.
+    sandbox_with_init(tmp_path, b"INIT_VERSION=sysvinit-3.06")
+    (tmp_path / "sbin" / "initctl").write_text("#!/bin/sh\n")
+    (tmp_path / "sbin" / "initctl").chmod(0o755)
+    assist.__salt__["cmd.run_all"] = lambda argv, **kwargs: pytest.fail(f"ran {argv}")
+    settings["root"] = str(tmp_path)
+    assert detected() == {"system": "sysvinit", "evidence": "/sbin/init contains 'sysvinit'"}
+
+
 def test_explicit_setting_wins(settings, systemd_root):
     settings.update(root=str(systemd_root), init_system="sysvinit")
-    assert assist._init(assist._settings()) == {
+    assert detected() == {
         "system": "sysvinit",
         "evidence": "set by assist:lookup:init_system",
     }
@@ -126,11 +142,11 @@ def test_links_resolve_inside_the_root(tmp_path):
     os.symlink("../lib/systemd/systemd", tmp_path / "usr" / "sbin" / "init")
     os.symlink("/etc/hostname", tmp_path / "usr" / "sbin" / "escape")
     root = str(tmp_path)
-    assert assist.facts.resolve(root, "/sbin/init") == f"{root}/usr/lib/systemd/systemd"
-    assert assist.facts.resolve(root, "/sbin/./escape") == f"{root}/etc/hostname"
-    assert assist.facts.resolve(root, "/usr/sbin/../../etc") == f"{root}/etc"
-    assert assist.facts.resolve("/", "/sbin/init") == "/sbin/init"  # the host: the kernel follows
+    assert assist_init.resolve(root, "/sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist_init.resolve(root, "/sbin/./escape") == f"{root}/etc/hostname"
+    assert assist_init.resolve(root, "/usr/sbin/../../etc") == f"{root}/etc"
+    assert assist_init.resolve("/", "/sbin/init") == "/sbin/init"  # the host: the kernel follows
     # A path is taken from the root either way, never from the minion's working directory
     # (the grain reads settings unchecked).
-    assert assist.facts.resolve(root, "sbin/init") == f"{root}/usr/lib/systemd/systemd"
-    assert assist.facts.resolve("/", "sbin/init") == "/sbin/init"
+    assert assist_init.resolve(root, "sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist_init.resolve("/", "sbin/init") == "/sbin/init"

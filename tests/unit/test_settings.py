@@ -3,7 +3,7 @@
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, configure_loader_modules  # noqa: F401  (the loader mock)
+from tests.unit.conftest import assist, assist_settings, configure_loader_modules  # noqa: F401  (the loader mock)
 
 
 def refused(settings, match):
@@ -21,9 +21,9 @@ def test_defaults_are_the_vendors_paths(settings):
 
 def test_the_defaults_pass_every_check_given_values_get():
     # _settings checks only given values, trusting the defaults: this holds them to it.
-    for key, value in assist.DEFAULTS.items():
-        assert assist._checked(key, value) == value
-    assist._check_daemon_dir(dict(assist.DEFAULTS))
+    for key, value in assist_settings.DEFAULTS.items():
+        assert assist_settings.checked(key, value) == value
+    assist_settings.check_daemon_dir(dict(assist_settings.DEFAULTS))
 
 
 @pytest.mark.parametrize(

@@ -94,5 +94,5 @@ def test_start_and_enable(services):
 
 def test_a_failing_service_call_is_an_error(services, configure_loader_modules):
     assist.__salt__["service.stop"] = lambda name: False
-    with pytest.raises(CommandExecutionError, match="stopping AliyunService failed"):
+    with pytest.raises(CommandExecutionError, match="stopping AliyunService failed: Salt's service.stop returned False"):
         assist.stop()

@@ -6,9 +6,4 @@ PACKAGE = pathlib.Path(__file__).resolve().parent
 
 
 def loader_dirs():
-    return {
-        "modules": [str(PACKAGE / "_modules")],
-        "states": [str(PACKAGE / "_states")],
-        "grains": [str(PACKAGE / "_grains")],
-        "utils": [str(PACKAGE / "_utils")],
-    }
+    return {kind: [str(PACKAGE / kind)] for kind in ("modules", "states", "grains", "utils")}

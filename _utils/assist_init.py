@@ -1,0 +1,535 @@
+"""
+Init-system detection and one backend per init system.
+
+Every backend answers the same few questions: can it act now, how the client is
+started, stopped or restarted, is the client active, does it start at boot, and how to
+turn that on or off. The verbs of the execution module ask only these questions, so no
+verb branches on the init system; adding one means adding a class here.
+
+Commands run as argument lists through Salt's ``cmd.run_all`` with a timeout; a failure
+raises ``CommandExecutionError`` naming the step, the command, its exit code and output.
+"""
+
+import os
+import re
+
+import psutil
+import salt.utils.path
+import salt.utils.platform
+import salt.utils.systemd
+from salt.exceptions import CommandExecutionError
+
+try:  # installed as a Salt extension (pip)
+    from saltext.assist.utils import assist_settings as settings
+except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path
+    import assist_settings as settings
+
+VERB_ING = {"start": "starting", "stop": "stopping", "restart": "restarting", "enable": "enabling", "disable": "disabling"}
+
+# The vendor's test: `strings /sbin/init | grep ...`, in this order.
+INIT_MARKERS = ((b"/lib/system", "systemd"), (b"upstart", "upstart"), (b"sysvinit", "sysvinit"))
+
+
+def run(funcs, cfg, argv, step, ok=(0,)):
+    """Run one command as an argument list; a failure names the step and the command."""
+    ret = funcs["cmd.run_all"](
+        argv,
+        python_shell=False,
+        timeout=cfg["timeout"],
+        ignore_retcode=True,
+        output_loglevel="debug",
+        env={"LC_ALL": "C"},
+    )
+    if ret["retcode"] not in ok:
+        said = (ret.get("stderr") or ret.get("stdout") or "no output").strip()
+        raise CommandExecutionError(f"{step} failed: `{' '.join(argv)}` exited {ret['retcode']}: {said}")
+    return ret
+
+
+def program_pids(path):
+    """Live pids whose program (argv[0], or argv[1] after an interpreter) is ``path``,
+    or, when ``path`` is a callable, whose program it accepts. Zombies are not alive."""
+    match = path if callable(path) else path.__eq__
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if any(match(arg) for arg in (proc.info["cmdline"] or [])[:2]):
+            found.append(proc.pid)
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def resolve(root, path):
+    """Where ``path`` of the system mounted at ``root`` lies on this host. Symbolic links
+    are followed one component at a time, so an absolute link never leads out of root."""
+    if root == "/":  # the host's own system: the kernel follows the links
+        return "/" + path.lstrip("/")  # relative to the root, as the walk below takes it
+    pending = [part for part in reversed(path.split("/")) if part]  # a stack: next part last
+    done = ""
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            done = done.rpartition("/")[0]
+            continue
+        try:
+            target = os.readlink(f"{root}{done}/{part}")
+        except OSError:  # not a link (or not there): taken as it is
+            done = f"{done}/{part}"
+            continue
+        hops += 1
+        if hops > 40:
+            raise OSError(f"too many symbolic links resolving {path}")
+        if target.startswith("/"):
+            done = ""
+        pending.extend(part for part in reversed(target.split("/")) if part)
+    return f"{root}{done}"
+
+
+def systemd_running(root, context=None):
+    """systemd's own test (sd_booted, as Salt asks it), inside an image for a root."""
+    if root == "/":
+        return salt.utils.systemd.booted(context)
+    return os.path.isdir(os.path.join(root, "run/systemd/system"))
+
+
+def init_marker(root, init_path):
+    """The vendor's test on the bytes of init_path: (system, evidence), or None when no
+    marker is there. Raises OSError when the file cannot be read."""
+    fd = os.open(resolve(root, init_path), os.O_RDONLY)
+    try:  # one read(2) returns a regular file whole; half the cost of a file object's
+        content = os.read(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+    for marker, system in INIT_MARKERS:
+        if marker in content:
+            return system, f"{init_path} contains {marker.decode()!r}"
+    return None
+
+
+def upstart_version(funcs, cfg):
+    """UpStart's version from ``initctl --version`` as a tuple, or None where no UpStart
+    answers (no initctl, not allowed to run the image's, or another init)."""
+    initctl = settings.host_path(cfg, "/sbin/initctl")
+    if not os.access(initctl, os.X_OK) or (cfg["root"] != "/" and not cfg["run_image_programs"]):
+        return None
+    ret = funcs["cmd.run_all"](
+        [initctl, "--version"],
+        python_shell=False,
+        ignore_retcode=True,
+        timeout=cfg["timeout"],
+        output_loglevel="quiet",
+    )
+    found = re.search(r"upstart (\d+(?:\.\d+)*)", ret["stdout"]) if ret["retcode"] == 0 else None
+    return tuple(int(part) for part in found.group(1).split(".")) if found else None
+
+
+def detect(cfg, funcs=None, context=None):
+    """Which init system manages the agent, and the evidence that decided it. Without
+    ``funcs`` (Salt's execution functions) no command runs (the grain): UpStart is then known by its marker only."""
+    if salt.utils.platform.is_windows():
+        return {"system": "windows", "evidence": "the minion runs on Windows"}
+    if cfg["init_system"] != "auto":
+        return {"system": cfg["init_system"], "evidence": "set by assist:lookup:init_system"}
+    if systemd_running(cfg["root"], context):
+        return {"system": "systemd", "evidence": "/run/systemd/system exists (systemd runs)"}
+    if funcs is not None and upstart_version(funcs, cfg):
+        return {"system": "upstart", "evidence": "initctl --version names upstart"}
+    try:
+        found = init_marker(cfg["root"], cfg["init_path"])
+    except OSError as exc:
+        raise CommandExecutionError(
+            f"detecting the init system failed: cannot read {cfg['init_path']} "
+            f"({exc.strerror or exc}); set assist:lookup:init_system to systemd, upstart "
+            "or sysvinit"
+        ) from exc
+    if found is None:
+        raise CommandExecutionError(
+            f"detecting the init system failed: {cfg['init_path']} contains none of "
+            "'/lib/system', 'upstart', 'sysvinit'; set assist:lookup:init_system "
+            "to systemd, upstart or sysvinit"
+        )
+    return {"system": found[0], "evidence": found[1]}
+
+
+def backend(cfg, funcs, context):
+    """The backend of the detected init system; detection is cached in ``context``."""
+    key = (cfg["root"], cfg["init_path"], cfg["init_system"])
+    cached = context.get("assist.init_system")
+    if not cached or cached[0] != key:
+        cached = context["assist.init_system"] = (key, detect(cfg, funcs, context))
+    found = cached[1]
+    return BACKENDS[found["system"]](cfg, funcs, context, found["evidence"])
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class Backend:
+    """What every init system answers. Linux backends share the client's files and
+    processes; each says how its init system controls the client."""
+
+    name = None
+    has_watchdog = True  # the watchdog exists on Linux only
+    stop_warning = None
+
+    def __init__(self, cfg, funcs, context, evidence):
+        self.cfg, self.funcs, self.context, self.evidence = cfg, funcs, context, evidence
+
+    def run(self, argv, step, ok=(0,)):
+        return run(self.funcs, self.cfg, argv, step, ok)
+
+    def service(self):
+        """The client's name as this init system knows it."""
+        raise NotImplementedError
+
+    def check_ready(self):
+        """Raise unless the init system can act now."""
+
+    def control(self, verb):
+        """Start, stop or restart the client with the init system's own command."""
+        self.run(self.command(verb), f"{VERB_ING[verb]} the client")
+
+    def command(self, verb):
+        raise NotImplementedError
+
+    def active(self):
+        """Whether the init system says the client runs."""
+        raise NotImplementedError
+
+    def enabled(self):
+        raise NotImplementedError
+
+    def set_enabled(self, on):
+        raise NotImplementedError
+
+    def client_pids(self):
+        prefix = settings.host_path(self.cfg, self.cfg["client_dir"]).rstrip("/") + "/"
+        return program_pids(lambda arg: arg.startswith(prefix) and arg.endswith("/aliyun-service"))
+
+    def version(self):
+        """The installed agent's version, read from its version file, or None."""
+        try:
+            with open(settings.host_path(self.cfg, self.cfg["client_dir"] + "/version"), encoding="utf-8") as handle:
+                return handle.readline().strip() or None
+        except OSError:
+            return None
+
+
+class Systemd(Backend):
+    name = "systemd"
+
+    def service(self):
+        return self.cfg["systemd_unit"]
+
+    def check_ready(self):
+        if not systemd_running(self.cfg["root"], self.context):
+            raise CommandExecutionError(
+                f"systemd is installed ({self.evidence}) but is not running as PID 1 "
+                "(no /run/systemd/system), as in a container or chroot without its init; "
+                "nothing was changed. Run this on the booted system, or set "
+                "assist:lookup:init_system if the detection is wrong."
+            )
+        if self.cfg["root"] != "/":
+            raise CommandExecutionError(
+                "systemctl acts on this host's systemd, not on the system at "
+                f"assist:lookup:root ({self.cfg['root']}); nothing was changed"
+            )
+
+    def command(self, verb):
+        return ["systemctl", verb, self.cfg["systemd_unit"]]
+
+    def active(self):
+        ret = self.run(
+            ["systemctl", "show", self.service(), "--property=ActiveState,LoadState"],
+            "asking systemd for the client's state",
+        )
+        props = dict(line.split("=", 1) for line in ret["stdout"].splitlines() if "=" in line)
+        if props.get("LoadState") == "not-found":
+            raise CommandExecutionError(
+                f"the unit {self.service()} is not installed (assist:lookup:systemd_unit)"
+            )
+        return props.get("ActiveState") not in ("inactive", "failed", None)
+
+    def enabled(self):
+        ret = self.run(
+            ["systemctl", "is-enabled", self.service()],
+            "asking systemd whether the client starts at boot",
+            ok=(0, 1),
+        )
+        return ret["stdout"].strip() in ("enabled", "enabled-runtime")
+
+    def set_enabled(self, on):
+        verb = "enable" if on else "disable"
+        self.run(["systemctl", verb, self.service()], f"systemctl {verb}")
+
+
+class Sysvinit(Backend):
+    """The init script; start at boot is its S links in /etc/rc[2-5].d, set with
+    update-rc.d (Debian) or chkconfig (Red Hat) where the system has them."""
+
+    name = "sysvinit"
+
+    def service(self):
+        return self.cfg["sysv_script"]
+
+    def _script(self):
+        return settings.host_path(self.cfg, self.cfg["sysv_script"])
+
+    def check_ready(self):
+        script = self._script()
+        if not os.path.isfile(script) or not os.access(script, os.X_OK):
+            state = "not executable" if os.path.isfile(script) else "missing"
+            raise CommandExecutionError(
+                f"the client's init script {self.cfg['sysv_script']} is {state} "
+                "(assist:lookup:sysv_script); is the Cloud Assistant agent installed? "
+                "Nothing was changed."
+            )
+        settings.may_run(self.cfg, self.cfg["sysv_script"], "asking or controlling the client")
+
+    def command(self, verb):
+        return [self._script(), verb]
+
+    def active(self):
+        # LSB status codes: 0 running; 1, 2 dead with a pid or lock file left; 3 not running.
+        ret = self.run(self.command("status"), "asking the init script", ok=(0, 1, 2, 3))
+        return ret["retcode"] == 0
+
+    def _links(self):
+        """The script's start (S) and kill (K) links, by runlevel."""
+        name = os.path.basename(self.cfg["sysv_script"])
+        links = {}
+        for level in "0123456":
+            directory = settings.host_path(self.cfg, f"/etc/rc{level}.d")
+            try:
+                entries = os.listdir(directory)
+            except OSError:
+                entries = []
+            links[level] = [os.path.join(directory, e) for e in entries if re.match(r"^[SK]\d\d", e) and e[3:] == name]
+        return links
+
+    def enabled(self):
+        links = self._links()
+        return any(os.path.basename(link).startswith("S") for level in "2345" for link in links[level])
+
+    def set_enabled(self, on):
+        name = os.path.basename(self.cfg["sysv_script"])
+        tool = self._boot_tool()
+        if tool == "update-rc.d":
+            if not any(self._links().values()):
+                self.run(["update-rc.d", name, "defaults"], "registering the init script (update-rc.d defaults)")
+            self.run(["update-rc.d", name, "enable" if on else "disable"], "update-rc.d")
+        elif tool == "chkconfig":
+            if not any(self._links().values()):
+                self.run(["chkconfig", "--add", name], "registering the init script (chkconfig --add)")
+            self.run(["chkconfig", name, "on" if on else "off"], "chkconfig")
+        else:
+            self._set_links(on)
+
+    def _boot_tool(self):
+        """update-rc.d or chkconfig act on this host's /etc: used only on the host itself."""
+        if self.cfg["root"] != "/":
+            return None
+        return next((tool for tool in ("update-rc.d", "chkconfig") if salt.utils.path.which(tool)), None)
+
+    def _set_links(self, on):
+        """Where neither tool exists (or in an image): as update-rc.d does, enabling
+        makes S links in 2-5, disabling renames them to K."""
+        name = os.path.basename(self.cfg["sysv_script"])
+        links = self._links()
+        for level in "0123456":
+            directory = settings.host_path(self.cfg, f"/etc/rc{level}.d")
+            target = os.path.relpath(self._script(), directory)
+            if level in "016":  # halt, single user, reboot: always a K link
+                if not links[level]:
+                    os.makedirs(directory, exist_ok=True)
+                    os.symlink(target, os.path.join(directory, f"K02{name}"))
+                continue
+            wanted, unwanted = ("S", "K") if on else ("K", "S")
+            for link in links[level]:
+                base = os.path.basename(link)
+                if base.startswith(unwanted):
+                    os.rename(link, os.path.join(directory, wanted + base[1:]))
+            if not links[level]:
+                os.makedirs(directory, exist_ok=True)
+                os.symlink(target, os.path.join(directory, f"{wanted}{'50' if on else '02'}{name}"))
+
+
+class Upstart(Backend):
+    """``initctl`` and the job's files in /etc/init. Start at boot: UpStart 1.3 and later
+    read ``manual`` from the job's ``.override``; older releases (0.6.5, RHEL/CentOS 6)
+    know no override file, so there the job's ``start on`` stanza is commented out with
+    a marker, and restored byte for byte."""
+
+    name = "upstart"
+    MARKER = "#assist-salt-off# "
+    OVERRIDES_SINCE = (1, 3)
+
+    def service(self):
+        return self.cfg["upstart_job"]
+
+    def _initctl(self):
+        return settings.host_path(self.cfg, "/sbin/initctl")
+
+    def _job_file(self, suffix):
+        return settings.host_path(self.cfg, f"/etc/init/{self.cfg['upstart_job']}.{suffix}")
+
+    def check_ready(self):
+        if not os.access(self._initctl(), os.X_OK):
+            raise CommandExecutionError("UpStart was detected but /sbin/initctl is missing; nothing was changed")
+        settings.may_run(self.cfg, "/sbin/initctl", "asking or controlling the client")
+
+    def command(self, verb):
+        return [self._initctl(), verb, self.cfg["upstart_job"]]
+
+    def active(self):
+        ret = self.run(self.command("status"), "asking UpStart for the client's state")
+        return "start/" in ret["stdout"]
+
+    def _overrides(self):
+        """Whether this UpStart reads .override files (1.3 and later)."""
+        key = "assist.upstart_version"
+        if key not in self.context:
+            self.context[key] = upstart_version(self.funcs, self.cfg)
+        found = self.context[key]
+        return found is None or found >= self.OVERRIDES_SINCE
+
+    def enabled(self):
+        conf = _read(self._job_file("conf"))
+        if self._overrides():
+            manual = "manual" in _lines(conf) or "manual" in _lines(_read(self._job_file("override")))
+            return not manual and _start_on(conf) is not None
+        return _start_on(conf) is not None
+
+    def set_enabled(self, on):
+        if self._overrides():
+            self._set_manual(not on)
+        else:
+            self._set_start_on(on)
+
+    def _set_manual(self, manual):
+        override = self._job_file("override")
+        kept = [line for line in _read(override).splitlines(keepends=True) if line.strip() != "manual"]
+        if manual:
+            kept.append("manual\n")
+        else:  # a `manual` the vendor's .conf carries is honoured too: take it out
+            conf = self._job_file("conf")
+            text = _read(conf)
+            if "manual" in _lines(text):
+                _write(conf, "".join(line for line in text.splitlines(keepends=True) if line.strip() != "manual"))
+        if kept:
+            _write(override, "".join(kept))
+        elif os.path.exists(override):
+            os.unlink(override)
+
+    def _set_start_on(self, on):
+        conf = self._job_file("conf")
+        text = _read(conf)
+        lines = text.splitlines(keepends=True)
+        marked = [i for i, line in enumerate(lines) if line.startswith(self.MARKER)]
+        live = _start_on(text)
+        if on:
+            if not marked:
+                raise self._not_understood(conf, "no `start on` stanza that assist-salt turned off")
+            lines = [line[len(self.MARKER):] if i in marked else line for i, line in enumerate(lines)]
+        else:
+            if live is None or marked:
+                raise self._not_understood(conf, "no `start on` stanza to turn off" if live is None else "`start on` both on and off")
+            first, last = live
+            lines = [self.MARKER + line if first <= i <= last else line for i, line in enumerate(lines)]
+        _write(conf, "".join(lines))
+
+    def _not_understood(self, path, why):
+        rel = os.path.join("/", os.path.relpath(path, self.cfg["root"]))
+        return CommandExecutionError(
+            f"cannot change start at boot in {rel}: {why}; this UpStart (before 1.3) has no "
+            "override files, so start at boot lives in that file's `start on` stanza. "
+            "Nothing was changed."
+        )
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _write(path, text):
+    """Write whole or not at all: a job file half written would be a broken job."""
+    tmp = f"{path}.assist-salt.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if os.path.exists(path):
+        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+    os.replace(tmp, path)
+
+
+def _lines(text):
+    return [line.strip() for line in text.splitlines()]
+
+
+def _start_on(text):
+    """The first and last line index of the live ``start on`` stanza, or None. The
+    stanza goes on while its parentheses are open or a line ends in a backslash."""
+    lines = text.splitlines()
+    for first, line in enumerate(lines):
+        if re.match(r"^\s*start\s+on\b", line):
+            depth, last = 0, first
+            for last in range(first, len(lines)):
+                depth += lines[last].count("(") - lines[last].count(")")
+                if depth <= 0 and not lines[last].rstrip().endswith("\\"):
+                    break
+            return first, last
+    return None
+
+
+class Windows(Backend):
+    """Salt's own service module drives the Windows service manager."""
+
+    name = "windows"
+    has_watchdog = False
+    stop_warning = (
+        "AliyunService is the Cloud Assistant client. With it stopped the instance may "
+        "misbehave and may no longer be stoppable from the ECS console."
+    )
+
+    def service(self):
+        return self.cfg["windows_service"]
+
+    def _service(self, verb):
+        if not self.funcs[f"service.{verb}"](self.service()):
+            raise CommandExecutionError(f"{VERB_ING[verb]} {self.service()} failed: Salt's service.{verb} returned False")
+
+    def control(self, verb):
+        self._service(verb)
+
+    def active(self):
+        return bool(self.funcs["service.status"](self.service()))
+
+    def enabled(self):
+        return bool(self.funcs["service.enabled"](self.service()))
+
+    def set_enabled(self, on):
+        self._service("enable" if on else "disable")
+
+    def client_pids(self):
+        return []  # the service manager answers for the client
+
+    def version(self):
+        """The newest version folder under %ProgramData%\\aliyun\\assist."""
+        base = os.path.join(os.environ.get("ProgramData", r"C:\ProgramData"), "aliyun", "assist")
+        try:
+            found = [d for d in os.listdir(base) if re.match(r"^\d+(\.\d+)+$", d)]
+        except OSError:
+            return None
+        return max(found, key=lambda v: [int(p) for p in v.split(".")], default=None)
+
+
+BACKENDS = {backend.name: backend for backend in (Systemd, Upstart, Sysvinit, Windows)}

@@ -1,0 +1,175 @@
+"""
+The one table of ``assist:lookup`` settings and the one check of the pillar policy.
+
+Every other place (the execution module, the grain, ``pillar.example``, the README)
+takes the settings and their defaults from here; a unit test holds them to it.
+"""
+
+import json
+import os
+import re
+
+from salt.exceptions import CommandExecutionError
+
+# key: (default, kind, meaning). The defaults are the vendor's names and paths.
+SETTINGS = {
+    "root": ("/", "path", "where the managed system's files are: / on a minion; a folder for tests, demos or offline images"),
+    "run_image_programs": (False, "bool", "with a root other than /, run the programs found there (init script, initctl, watchdog); only for sandboxes whose programs are built for this host"),
+    "init_system": ("auto", "init", "auto, or systemd, upstart, sysvinit, windows"),
+    "init_path": ("/sbin/init", "path", "the file read to detect the init system"),
+    "systemd_unit": ("aliyun.service", "name", "the client's systemd unit"),
+    "upstart_job": ("aliyun-service", "name", "the client's UpStart job"),
+    "sysv_script": ("/etc/init.d/aliyun-service", "path", "the client's sysvinit script"),
+    "windows_service": ("AliyunService", "name", "the client's Windows service"),
+    "daemon_path": ("/usr/local/share/assist-daemon/assist_daemon", "path", "the watchdog binary, directly inside daemon_dir"),
+    "daemon_dir": ("/usr/local/share/assist-daemon", "path", "the only directory ever removed"),
+    "client_dir": ("/usr/local/share/aliyun-assist", "path", "the agent's files; never changed or removed"),
+    "timeout": (60, "seconds", "seconds allowed for any one command (and for waiting on the lock)"),
+    "verify_seconds": (5, "seconds", "how long a stop or start waits to see its result"),
+}
+DEFAULTS = {key: default for key, (default, _, _) in SETTINGS.items()}
+INIT_SYSTEMS = ("systemd", "upstart", "sysvinit", "windows")
+
+# Registration of the instance and the agent's configuration: never changed or removed.
+NEVER_TOUCH = ("/usr/local/share/aliyun-assist", "/etc/sysconfig/aliyun")
+
+# Directories whose removal would wreck a system, whatever a setting says.
+SYSTEM_DIRS = frozenset(
+    "/bin /boot /dev /etc /home /lib /lib32 /lib64 /media /mnt /opt /proc /root /run "
+    "/sbin /srv /sys /tmp /usr /var /etc/init.d /usr/bin /usr/lib /usr/lib64 /usr/sbin "
+    "/usr/share /usr/local /usr/local/bin /usr/local/lib /usr/local/sbin /usr/local/share "
+    "/var/lib /var/log /var/run /var/tmp".split()
+)
+
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$")
+
+# The pillar policy: key: (default, allowed values, what to tell a user who gave another).
+POLICY = {
+    "client": ("running", ("running", "dead"), "use running or dead"),
+    "daemon": ("present", ("present", "absent"), "use present or absent"),
+    "enable": (None, (True, False, None), "use true, false, or leave it out"),
+}
+
+
+def _refuse(key, value, why):
+    raise CommandExecutionError(f"assist:lookup:{key}: {value!r} is refused: {why}")
+
+
+def load(given):
+    """The settings: ``given`` (assist:lookup as merged by config.get) over the defaults.
+    Every given value is checked before anything runs; the defaults need no check (a
+    unit test holds them to every check)."""
+    if not isinstance(given, dict):
+        raise CommandExecutionError(
+            f"assist:lookup must be a mapping of settings, not {type(given).__name__}"
+        )
+    unknown = sorted(map(str, set(given) - set(SETTINGS)))
+    if unknown:
+        raise CommandExecutionError(
+            f"assist:lookup: unknown setting(s) {', '.join(unknown)}; "
+            f"known settings are {', '.join(sorted(SETTINGS))}"
+        )
+    cfg = dict(DEFAULTS)
+    for key, value in given.items():
+        cfg[key] = checked(key, value)
+    if given.keys() & {"daemon_dir", "daemon_path", "client_dir"}:
+        check_daemon_dir(cfg)
+    return cfg
+
+
+def checked(key, value):
+    """One setting's value, checked (paths come back normalised)."""
+    kind = SETTINGS[key][1]
+    if kind == "path":
+        value = _checked_path(key, value)
+        if key == "root" and not os.path.isdir(value):
+            _refuse("root", value, "no such directory")
+    elif kind == "name":
+        if not isinstance(value, str) or not SERVICE_NAME.match(value):
+            _refuse(key, value, "a service name has letters, digits and _ . @ : - only")
+    elif kind == "init":
+        if value not in ("auto",) + INIT_SYSTEMS:
+            _refuse(key, value, f"use auto or one of {', '.join(INIT_SYSTEMS)}")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            _refuse(key, value, "use true or false")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        _refuse(key, value, "give a positive number of seconds")
+    return value
+
+
+def _checked_path(key, value):
+    if not isinstance(value, str) or not value:
+        _refuse(key, value, "give an absolute path as a string")
+    if not value.startswith("/"):
+        _refuse(key, value, "the path must be absolute")
+    if "\0" in value:
+        _refuse(key, value, "the path holds a NUL byte")
+    if ".." in value.split("/"):
+        _refuse(key, value, "the path must not contain '..'; give the plain absolute path")
+    return os.path.normpath(value)
+
+
+def _inside(path, parent):
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def check_daemon_dir(cfg):
+    """Refuse any watchdog directory that is not plainly the watchdog's own folder."""
+    directory = cfg["daemon_dir"]
+    if directory == "/" or directory in SYSTEM_DIRS or directory.count("/") < 2:
+        _refuse("daemon_dir", directory, "it is a system directory, not the watchdog's own")
+    for keep in NEVER_TOUCH + (cfg["client_dir"],):
+        if _inside(directory, keep) or _inside(keep, directory):
+            _refuse("daemon_dir", directory, f"it overlaps {keep}, which must never be removed")
+    if os.path.dirname(cfg["daemon_path"]) != directory:
+        _refuse(
+            "daemon_path",
+            cfg["daemon_path"],
+            f"the watchdog binary must lie directly in assist:lookup:daemon_dir ({directory})",
+        )
+
+
+def host_path(cfg, path):
+    """Where a path of the managed system lies on this host (under assist:lookup:root)."""
+    return os.path.join(cfg["root"], path.lstrip("/"))
+
+
+def may_run(cfg, program, why):
+    """Refuse to run a program of an image unless the settings allow it: an image's init
+    script, initctl or watchdog would act on this host's own processes."""
+    if cfg["root"] != "/" and not cfg["run_image_programs"]:
+        raise CommandExecutionError(
+            f"{why} would run {program} from assist:lookup:root ({cfg['root']}), which could "
+            "act on this host's own agent; nothing was changed. Leave root at / on a minion, "
+            "or set assist:lookup:run_image_programs to true for a sandbox whose programs "
+            "are built for this host."
+        )
+
+
+def policy(given):
+    """The pillar policy (``assist``: client, daemon, enable) over its defaults, checked.
+    A bad value names the pillar key; ``lookup`` (the settings) is not policy."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise CommandExecutionError(f"pillar assist must be a mapping, not {type(given).__name__}")
+    unknown = sorted(map(str, set(given) - set(POLICY) - {"lookup"}))
+    if unknown:
+        raise CommandExecutionError(
+            f"pillar assist: unknown key(s) {', '.join(unknown)}; "
+            f"known keys are {', '.join(POLICY)} and lookup"
+        )
+    wanted = {}
+    for key, (default, allowed, hint) in POLICY.items():
+        value = given.get(key, default)
+        # True == 1 in Python: compare by identity for the booleans and None.
+        if not any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
+            raise CommandExecutionError(f"pillar assist:{key} is {json.dumps(value, default=str)}; {hint}")
+        wanted[key] = value
+    if wanted["client"] == "dead" and wanted["daemon"] == "present":
+        raise CommandExecutionError(
+            "pillar assist:client is dead while assist:daemon is present: the watchdog "
+            "would restart the client; set assist:daemon to absent"
+        )
+    return wanted

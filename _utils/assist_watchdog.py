@@ -1,0 +1,123 @@
+"""
+The watchdog (``assist_daemon``, Linux only): what is there, and its removal in the
+vendor's order: ``--stop``, ``--delete``, then its directory.
+
+Crash-safe: the directory is first renamed, in one step, to a name only this module
+uses beside it, and only then deleted. A removal killed at any moment (job killed,
+minion restarted, power lost) leaves either the whole directory with its binary (the
+next removal starts over) or that renamed remainder (the next removal finishes
+deleting it). A directory that never held the watchdog binary is never removed.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+
+from salt.exceptions import CommandExecutionError
+
+try:  # installed as a Salt extension (pip)
+    from saltext.assist.utils import assist_init, assist_settings as settings
+except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path
+    import assist_init
+    import assist_settings as settings
+
+
+def _paths(cfg):
+    directory = settings.host_path(cfg, cfg["daemon_dir"])
+    parent, name = os.path.split(directory)
+    return directory, settings.host_path(cfg, cfg["daemon_path"]), os.path.join(parent, f".{name}.assist-salt-removing")
+
+
+def pids(cfg):
+    return assist_init.program_pids(settings.host_path(cfg, cfg["daemon_path"]))
+
+
+def status(cfg):
+    """Installed (its binary is there), running (a process of it lives), pids, path."""
+    found = pids(cfg)
+    return {
+        "installed": os.path.isfile(_paths(cfg)[1]),
+        "running": bool(found),
+        "pids": found,
+        "path": cfg["daemon_path"],
+    }
+
+
+def present(cfg, found=None):
+    """Whether anything of the watchdog is left: binary, process, directory, remainder."""
+    found = found or status(cfg)
+    return found["installed"] or found["running"] or any(os.path.lexists(p) for p in _paths(cfg)[::2])
+
+
+def guard(cfg):
+    """Refuse unless the directory is a real one (no symbolic link on the way) holding
+    the watchdog binary. Raises with the setting named and the reason."""
+    directory, binary, _ = _paths(cfg)
+    if not os.path.lexists(directory):
+        return
+    if os.path.islink(directory):
+        _refuse(cfg, "it is a symbolic link")
+    if os.path.realpath(directory) != os.path.join(os.path.realpath(cfg["root"]), cfg["daemon_dir"].lstrip("/")):
+        _refuse(cfg, "a directory above it is a symbolic link")
+    if not os.path.isfile(binary) or os.path.islink(binary):
+        _refuse(cfg, f"it does not hold the watchdog binary {cfg['daemon_path']}")
+
+
+def _refuse(cfg, why):
+    raise CommandExecutionError(
+        f"assist:lookup:daemon_dir: {cfg['daemon_dir']!r} is refused: {why}; nothing was removed"
+    )
+
+
+def remove(cfg, funcs):
+    """The vendor's order, then check: nothing of the watchdog may be left."""
+    directory, binary, remainder = _paths(cfg)
+    guard(cfg)
+    _delete_remainder(remainder)  # an earlier removal that was cut short
+    if os.path.lexists(directory):
+        settings.may_run(cfg, cfg["daemon_path"], "removing the watchdog")
+        assist_init.run(funcs, cfg, [binary, "--stop"], "stopping the watchdog (assist_daemon --stop)")
+        assist_init.run(funcs, cfg, [binary, "--delete"], "unregistering the watchdog (assist_daemon --delete)")
+    _end_leftovers(cfg)
+    if os.path.lexists(directory):
+        os.rename(directory, remainder)  # atomic: whole directory, or none of it
+        _delete_remainder(remainder)
+    after = status(cfg)
+    if present(cfg, after):
+        raise CommandExecutionError(f"removing the watchdog failed: it is still there: {after}")
+
+
+def _delete_remainder(remainder):
+    if os.path.islink(remainder):  # never followed: only the link goes
+        os.unlink(remainder)
+    elif os.path.lexists(remainder):
+        shutil.rmtree(remainder)
+
+
+def _end_leftovers(cfg):
+    """Watchdog processes that outlive --stop (or whose binary is gone): TERM, then KILL."""
+    half = cfg["verify_seconds"] / 2
+    if wait(lambda: not pids(cfg), half):
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids(cfg):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        if wait(lambda: not pids(cfg), half):
+            return
+    raise CommandExecutionError(
+        f"removing the watchdog failed: process(es) {pids(cfg)} of {cfg['daemon_path']} "
+        "survive SIGKILL; the client was left as it was"
+    )
+
+
+def wait(predicate, seconds, interval=0.05):
+    """Poll until the predicate holds; False when the time ran out first."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
