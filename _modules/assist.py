@@ -117,9 +117,10 @@ def _boot_step(backend, on, test):
     return {"old": not on, "new": on}
 
 
-def _stop_client(cfg, backend):
-    """Stop the client and check that it stays down."""
-    if backend.active():
+def _stop_client(cfg, backend, active):
+    """Stop the client (with the init system's command while it says the client is
+    active) and check that it stays down."""
+    if active:
         backend.control("stop")
     down = assist_watchdog.wait(lambda: not backend.client_pids(), cfg["verify_seconds"])
     if not down or backend.active() or (backend.has_watchdog and assist_watchdog.pids(cfg)):
@@ -348,9 +349,10 @@ def stop(remove_daemon=True, disable=False, test=False):
             )
         if change := _daemon_step(cfg, backend, test):
             changes["daemon"] = change
-        if _running(backend):
+        active, pids = backend.active(), backend.client_pids()
+        if active or pids:
             if not test:
-                _stop_client(cfg, backend)
+                _stop_client(cfg, backend, active)
             changes["client"] = {"old": "running", "new": "stopped"}
         if disable and (change := _boot_step(backend, False, test)):
             changes["enabled"] = change

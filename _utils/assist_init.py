@@ -112,9 +112,17 @@ def init_marker(root, init_path):
     return None
 
 
-def upstart_version(funcs, cfg):
+def upstart_version(funcs, cfg, context):
     """UpStart's version from ``initctl --version`` as a tuple, or None where no UpStart
-    answers (no initctl, not allowed to run the image's, or another init)."""
+    answers (no initctl, not allowed to run the image's, or another init). Asked once
+    per job: detection and the backend share the answer through ``context``."""
+    key = ("assist.upstart_version", cfg["root"])
+    if key not in context:
+        context[key] = _ask_upstart_version(funcs, cfg)
+    return context[key]
+
+
+def _ask_upstart_version(funcs, cfg):
     initctl = settings.host_path(cfg, "/sbin/initctl")
     if not os.access(initctl, os.X_OK) or (cfg["root"] != "/" and not cfg["run_image_programs"]):
         return None
@@ -132,13 +140,14 @@ def upstart_version(funcs, cfg):
 def detect(cfg, funcs=None, context=None):
     """Which init system manages the agent, and the evidence that decided it. Without
     ``funcs`` (Salt's execution functions) no command runs (the grain): UpStart is then known by its marker only."""
+    context = {} if context is None else context
     if salt.utils.platform.is_windows():
         return {"system": "windows", "evidence": "the minion runs on Windows"}
     if cfg["init_system"] != "auto":
         return {"system": cfg["init_system"], "evidence": "set by assist:lookup:init_system"}
     if systemd_running(cfg["root"], context):
         return {"system": "systemd", "evidence": "/run/systemd/system exists (systemd runs)"}
-    if funcs is not None and upstart_version(funcs, cfg):
+    if funcs is not None and upstart_version(funcs, cfg, context):
         return {"system": "upstart", "evidence": "initctl --version names upstart"}
     try:
         found = init_marker(cfg["root"], cfg["init_path"])
@@ -393,10 +402,7 @@ class Upstart(Backend):
 
     def _overrides(self):
         """Whether this UpStart reads .override files (1.3 and later)."""
-        key = "assist.upstart_version"
-        if key not in self.context:
-            self.context[key] = upstart_version(self.funcs, self.cfg)
-        found = self.context[key]
+        found = upstart_version(self.funcs, self.cfg, self.context)
         return found is None or found >= self.OVERRIDES_SINCE
 
     def enabled(self):

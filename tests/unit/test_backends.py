@@ -1,0 +1,396 @@
+"""Each init system's backend, with its commands recorded instead of run.
+
+The recorder answers as the real tools answer (the outputs and exit codes are the ones
+measured on real systemd 252, UpStart 1.13.2 and 0.6.5, sysvinit 3.06 and Debian's
+update-rc.d); the tests assert the exact commands a verb runs, how many, and the files
+a start-at-boot change writes. The real tools are exercised by tests/system.
+"""
+
+import os
+from unittest import mock
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401
+
+
+class Recorder:
+    """cmd.run_all that records each argv and answers from a table of replies: the
+    first reply whose key is a prefix of the argv (a tuple) wins."""
+
+    def __init__(self, replies):
+        self.replies, self.calls = replies, []
+
+    def __call__(self, argv, **kwargs):
+        assert kwargs["python_shell"] is False and kwargs["timeout"] > 0
+        self.calls.append(list(argv))
+        for prefix, (retcode, stdout) in self.replies.items():
+            if tuple(argv[: len(prefix)]) == prefix:
+                return {"retcode": retcode, "stdout": stdout, "stderr": ""}
+        return {"retcode": 0, "stdout": "", "stderr": ""}
+
+    def commands(self):
+        return [" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv)) for argv in self.calls]
+
+
+@pytest.fixture
+def record(configure_loader_modules):
+    def install(replies):
+        recorder = Recorder(replies)
+        assist.__salt__["cmd.run_all"] = recorder
+        return recorder
+
+    return install
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+SYSTEMD_ACTIVE = {
+    ("systemctl", "show"): (0, "ActiveState=active\nLoadState=loaded\n"),
+    ("systemctl", "is-enabled"): (0, "enabled\n"),
+}
+SYSTEMD_STOPPED = {
+    ("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=loaded\n"),
+    ("systemctl", "is-enabled"): (1, "disabled\n"),
+}
+
+
+@pytest.fixture
+def systemd(settings, tmp_path, configure_loader_modules):
+    """A minion whose booted systemd runs the client; the watchdog lives in tmp_path
+    (the host has none) so its removal can be recorded too."""
+    daemon_dir = tmp_path / "assist-daemon"
+    settings.update(
+        init_system="systemd",
+        client_dir=str(tmp_path / "aliyun-assist"),  # no client process of this host's counts
+        daemon_dir=str(daemon_dir),
+        daemon_path=str(daemon_dir / "assist_daemon"),
+        verify_seconds=0.2,
+    )
+    assist.__context__["salt.utils.systemd.booted"] = True  # salt.utils.systemd.booted's cache
+    return daemon_dir
+
+
+def install_watchdog(daemon_dir):
+    daemon_dir.mkdir()
+    (daemon_dir / "assist_daemon").write_text("#!/bin/sh\n")
+    (daemon_dir / "assist_daemon").chmod(0o755)
+
+
+def test_systemd_status_asks_systemctl_twice(systemd, record):
+    recorder = record(SYSTEMD_ACTIVE)
+    status = assist.status()
+    assert status["client"] | {"version": None} == {
+        "service": "aliyun.service", "running": True, "enabled": True, "version": None, "pids": []
+    }
+    assert recorder.commands() == [
+        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl is-enabled aliyun.service",
+    ]
+
+
+def test_systemd_full_stop_is_five_commands_in_the_vendors_order(systemd, record):
+    install_watchdog(systemd)
+    replies = dict(SYSTEMD_ACTIVE)
+    recorder = record(replies)
+    original = recorder.__call__
+
+    def after_stop_inactive(argv, **kwargs):  # once stopped, systemd says inactive
+        ret = original(argv, **kwargs)
+        if argv[:2] == ["systemctl", "stop"]:
+            replies.update(SYSTEMD_STOPPED)
+        return ret
+
+    assist.__salt__["cmd.run_all"] = after_stop_inactive
+    ret = assist.stop()
+    assert recorder.commands() == [
+        "assist_daemon --stop",
+        "assist_daemon --delete",
+        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl stop aliyun.service",
+        "systemctl show aliyun.service --property=ActiveState,LoadState",
+    ]
+    assert ret["changes"] == {"daemon": {"old": "installed", "new": "absent"}, "client": {"old": "running", "new": "stopped"}}
+    assert not systemd.exists()
+
+
+def test_systemd_stop_again_is_one_command(systemd, record):
+    recorder = record(SYSTEMD_STOPPED)
+    assert assist.stop()["changes"] == {}
+    assert recorder.commands() == ["systemctl show aliyun.service --property=ActiveState,LoadState"]
+
+
+def test_systemd_start_is_three_commands(systemd, record):
+    replies = dict(SYSTEMD_STOPPED)
+    recorder = record(replies)
+    original = recorder.__call__
+
+    def after_start_active(argv, **kwargs):
+        ret = original(argv, **kwargs)
+        if argv[:2] == ["systemctl", "start"]:
+            replies.update(SYSTEMD_ACTIVE)
+        return ret
+
+    assist.__salt__["cmd.run_all"] = after_start_active
+    assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
+    assert recorder.commands() == [
+        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl start aliyun.service",
+        "systemctl show aliyun.service --property=ActiveState,LoadState",
+    ]
+
+
+@pytest.mark.parametrize("verb, command", [(assist.enable, "systemctl enable aliyun.service"), (assist.disable, "systemctl disable aliyun.service")])
+def test_systemd_start_at_boot_uses_systemctl(systemd, record, verb, command):
+    recorder = record(SYSTEMD_STOPPED if verb is assist.enable else SYSTEMD_ACTIVE)
+    verb()
+    assert recorder.commands()[-1] == command
+
+
+def test_systemd_unknown_unit_names_the_setting(systemd, record):
+    record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
+    with pytest.raises(CommandExecutionError, match=r"unit aliyun.service is not installed \(assist:lookup:systemd_unit\)"):
+        assist.status()
+
+
+def test_systemd_in_an_image_refuses_to_act(settings, tmp_path, record):
+    (tmp_path / "run" / "systemd" / "system").mkdir(parents=True)
+    settings.update(root=str(tmp_path), init_system="systemd")
+    recorder = record({})
+    with pytest.raises(CommandExecutionError, match="systemctl acts on this host's systemd"):
+        assist.stop()
+    assert recorder.calls == []
+
+
+# --------------------------------------------------------------------------- UpStart
+
+
+UPSTART_JOB = """# aliyun-service - Aliyun Assist
+start on runlevel [2345]
+stop on runlevel [!2345]
+
+respawn
+
+exec /usr/local/share/aliyun-assist/2.5.3.650/aliyun-service
+"""
+
+
+@pytest.fixture
+def upstart(settings, tmp_path):
+    """An UpStart root: /sbin/initctl (never run: its commands are recorded) and the
+    vendor's job file."""
+    (tmp_path / "sbin").mkdir()
+    (tmp_path / "sbin" / "initctl").write_text("#!/bin/sh\nexit 99\n")
+    (tmp_path / "sbin" / "initctl").chmod(0o755)
+    (tmp_path / "etc" / "init").mkdir(parents=True)
+    (tmp_path / "etc" / "init" / "aliyun-service.conf").write_text(UPSTART_JOB)
+    settings.update(root=str(tmp_path), run_image_programs=True, verify_seconds=0.2)
+    return tmp_path / "etc" / "init"
+
+
+def initctl(version, running=True):
+    """Replies of a real initctl (measured), keyed by the argv after the initctl path."""
+
+    def reply(argv, **kwargs):
+        args = argv[1:]
+        if args == ["--version"]:
+            return {"retcode": 0, "stdout": f"initctl (upstart {version})\n", "stderr": ""}
+        if args == ["status", "aliyun-service"]:
+            out = "aliyun-service start/running, process 4\n" if running else "aliyun-service stop/waiting\n"
+            return {"retcode": 0, "stdout": out, "stderr": ""}
+        return {"retcode": 0, "stdout": "", "stderr": ""}
+
+    return reply
+
+
+@pytest.fixture
+def upstart_version(record):
+    def install(version, running=True):
+        recorder = record({})
+        answer = initctl(version, running)
+
+        def run_all(argv, **kwargs):
+            recorder(argv, **kwargs)
+            return answer(argv, **kwargs)
+
+        assist.__salt__["cmd.run_all"] = run_all
+        return recorder
+
+    return install
+
+
+def test_upstart_is_detected_and_asked_with_initctl(upstart, upstart_version):
+    recorder = upstart_version("1.13.2")
+    status = assist.status()
+    assert status["init"] == {"system": "upstart", "evidence": "initctl --version names upstart"}
+    assert status["client"]["running"] is True and status["client"]["enabled"] is True
+    assert recorder.commands() == ["initctl --version", "initctl status aliyun-service"]
+
+
+def test_upstart_stop_and_start_use_initctl(upstart, upstart_version):
+    recorder = upstart_version("1.13.2")
+    backend = assist._backend()[1]
+    backend.control("stop")
+    backend.control("start")
+    assert recorder.commands()[-2:] == ["initctl stop aliyun-service", "initctl start aliyun-service"]
+
+
+def test_upstart_stopped_says_stop_waiting(upstart, upstart_version):
+    upstart_version("1.13.2", running=False)
+    assert assist.is_running() is False
+
+
+def test_upstart_1_13_disable_writes_manual_to_the_override_and_enable_removes_it(upstart, upstart_version):
+    upstart_version("1.13.2")
+    assert assist.disable()["changes"] == {"enabled": {"old": True, "new": False}}
+    assert (upstart / "aliyun-service.override").read_text() == "manual\n"
+    assert (upstart / "aliyun-service.conf").read_text() == UPSTART_JOB
+    assert assist.status()["client"]["enabled"] is False
+    assert assist.enable()["changes"] == {"enabled": {"old": False, "new": True}}
+    assert not (upstart / "aliyun-service.override").exists()
+
+
+def test_upstart_1_13_keeps_other_override_lines(upstart, upstart_version):
+    upstart_version("1.13.2")
+    (upstart / "aliyun-service.override").write_text("env LANG=C\n")
+    assist.disable()
+    assert (upstart / "aliyun-service.override").read_text() == "env LANG=C\nmanual\n"
+    assist.enable()
+    assert (upstart / "aliyun-service.override").read_text() == "env LANG=C\n"
+
+
+def test_upstart_1_13_honours_manual_in_the_conf(upstart, upstart_version):
+    upstart_version("1.13.2")
+    (upstart / "aliyun-service.conf").write_text(UPSTART_JOB + "manual\n")
+    assert assist.status()["client"]["enabled"] is False
+    assist.enable()
+    assert (upstart / "aliyun-service.conf").read_text() == UPSTART_JOB
+    assert assist.status()["client"]["enabled"] is True
+
+
+def test_upstart_0_6_5_disable_comments_out_start_on_and_enable_restores_it_byte_for_byte(upstart, upstart_version):
+    # 0.6.5 (RHEL/CentOS 6) reads no .override, and `manual` is a syntax error there.
+    upstart_version("0.6.5")
+    assert assist.disable()["changes"] == {"enabled": {"old": True, "new": False}}
+    conf = (upstart / "aliyun-service.conf").read_text()
+    assert "#assist-salt-off# start on runlevel [2345]\n" in conf
+    assert "manual" not in conf and not (upstart / "aliyun-service.override").exists()
+    assert assist.status()["client"]["enabled"] is False
+    assert assist.disable()["changes"] == {}
+    assert assist.enable()["changes"] == {"enabled": {"old": False, "new": True}}
+    assert (upstart / "aliyun-service.conf").read_text() == UPSTART_JOB
+
+
+def test_upstart_0_6_5_a_start_on_stanza_over_several_lines_is_turned_off_whole(upstart, upstart_version):
+    upstart_version("0.6.5")
+    job = "start on (local-filesystems\n          and net-device-up IFACE!=lo)\nstop on runlevel [016]\nexec /bin/client\n"
+    (upstart / "aliyun-service.conf").write_text(job)
+    assist.disable()
+    lines = (upstart / "aliyun-service.conf").read_text().splitlines()
+    assert lines[:3] == ["#assist-salt-off# start on (local-filesystems", "#assist-salt-off#           and net-device-up IFACE!=lo)", "stop on runlevel [016]"]
+    assist.enable()
+    assert (upstart / "aliyun-service.conf").read_text() == job
+
+
+def test_upstart_0_6_5_a_job_without_start_on_is_refused_naming_the_file(upstart, upstart_version):
+    upstart_version("0.6.5")
+    job = "# started by hand only\nexec /bin/client\n"
+    (upstart / "aliyun-service.conf").write_text(job)
+    assert assist.status()["client"]["enabled"] is False
+    with pytest.raises(CommandExecutionError, match=r"cannot change start at boot in /etc/init/aliyun-service.conf: no `start on` stanza that assist-salt turned off.*Nothing was changed"):
+        assist.enable()
+    assert (upstart / "aliyun-service.conf").read_text() == job
+
+
+def test_upstart_0_6_5_a_job_with_start_on_both_live_and_turned_off_is_refused(upstart, upstart_version):
+    upstart_version("0.6.5")
+    job = "#assist-salt-off# start on runlevel [2345]\nstart on startup\nexec /bin/client\n"
+    (upstart / "aliyun-service.conf").write_text(job)
+    with pytest.raises(CommandExecutionError, match="`start on` both on and off"):
+        assist.disable()
+    assert (upstart / "aliyun-service.conf").read_text() == job
+
+
+def test_upstart_job_files_keep_their_mode(upstart, upstart_version):
+    upstart_version("0.6.5")
+    (upstart / "aliyun-service.conf").chmod(0o600)
+    assist.disable()
+    assert (upstart / "aliyun-service.conf").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in upstart.iterdir()) == ["aliyun-service.conf"]
+
+
+# --------------------------------------------------------------------------- sysvinit
+
+
+def sysvinit_backend(cfg_overrides, funcs):
+    from tests.unit.conftest import assist_settings
+
+    cfg = assist_settings.load(cfg_overrides)
+    return assist_init.Sysvinit(cfg, funcs, {}, "set by assist:lookup:init_system")
+
+
+@pytest.mark.parametrize(
+    "tool, on, commands",
+    [
+        ("update-rc.d", True, ["update-rc.d aliyun-service defaults", "update-rc.d aliyun-service enable"]),
+        ("update-rc.d", False, ["update-rc.d aliyun-service defaults", "update-rc.d aliyun-service disable"]),
+        ("chkconfig", True, ["chkconfig --add aliyun-service", "chkconfig aliyun-service on"]),
+        ("chkconfig", False, ["chkconfig --add aliyun-service", "chkconfig aliyun-service off"]),
+    ],
+)
+def test_sysvinit_start_at_boot_uses_the_systems_own_tool(tool, on, commands):
+    # On this host no aliyun-service links exist, so the script is registered first.
+    recorder = Recorder({})
+    backend = sysvinit_backend({}, {"cmd.run_all": recorder})
+    with mock.patch("salt.utils.path.which", lambda name: f"/usr/sbin/{name}" if name == tool else None):
+        backend.set_enabled(on)
+    assert recorder.commands() == commands
+
+
+def test_sysvinit_in_an_image_sets_links_itself_and_runs_no_tool(tmp_path):
+    (tmp_path / "etc" / "init.d").mkdir(parents=True)
+    (tmp_path / "etc" / "init.d" / "aliyun-service").write_text("#!/bin/sh\n")
+    recorder = Recorder({})
+    backend = sysvinit_backend({"root": str(tmp_path)}, {"cmd.run_all": recorder})
+    backend.set_enabled(True)
+    assert os.readlink(tmp_path / "etc" / "rc2.d" / "S50aliyun-service") == "../init.d/aliyun-service"
+    assert os.readlink(tmp_path / "etc" / "rc0.d" / "K02aliyun-service") == "../init.d/aliyun-service"
+    assert backend.enabled() is True
+    backend.set_enabled(False)
+    assert sorted(os.listdir(tmp_path / "etc" / "rc3.d")) == ["K50aliyun-service"]
+    assert backend.enabled() is False
+    assert recorder.calls == []
+
+
+def test_sysvinit_commands_are_the_init_scripts_verbs(tmp_path):
+    recorder = Recorder({})
+    backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": recorder})
+    for verb in ("stop", "start", "restart"):
+        backend.control(verb)
+    script = str(tmp_path / "etc" / "init.d" / "aliyun-service")
+    assert recorder.calls == [[script, "stop"], [script, "start"], [script, "restart"]]
+
+
+@pytest.mark.parametrize("retcode, running", [(0, True), (1, False), (2, False), (3, False)])
+def test_sysvinit_status_follows_the_lsb_exit_codes(tmp_path, retcode, running):
+    backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({(): (retcode, "")})})
+    assert backend.active() is running
+
+
+def test_sysvinit_status_exit_4_is_an_error_naming_the_command(tmp_path):
+    backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({(): (4, "")})})
+    with pytest.raises(CommandExecutionError, match=r"asking the init script failed: `.*/etc/init.d/aliyun-service status` exited 4"):
+        backend.active()
+
+
+# --------------------------------------------------------------------------- every backend
+
+
+def test_every_init_system_has_a_backend_answering_the_same_questions():
+    questions = {"service", "check_ready", "control", "active", "enabled", "set_enabled", "client_pids", "version"}
+    assert set(assist_init.BACKENDS) == {"systemd", "upstart", "sysvinit", "windows"}
+    for name, backend in assist_init.BACKENDS.items():
+        assert backend.name == name
+        assert all(callable(getattr(backend, q)) for q in questions), name
