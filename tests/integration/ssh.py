@@ -7,6 +7,7 @@ never read or written. ``stop()`` ends the server and checks that nothing of it 
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -58,6 +59,9 @@ class Sshd:
     """sshd -D on 127.0.0.1:port with the files in ``folder``."""
 
     def __init__(self, folder):
+        missing = [name for name in (SSHD, SFTP_SERVER, "ssh", "ssh-keygen") if not shutil.which(name)]
+        assert not missing, (f"OpenSSH is not installed ({', '.join(missing)} missing): "
+                             "run `sh tests/deps.sh ssh` as root (openssh-server, openssh-client)")
         self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
