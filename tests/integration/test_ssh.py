@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import salt.version
 import yaml
 
 from tests.conftest import REPO
@@ -26,6 +27,15 @@ TARGET = "assist-ssh"
 # first), and salt-ssh's shim cannot run through it; the system's directories find
 # /usr/bin/python3.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# The one difference between releases. salt-ssh copies the extension folders of
+# file_roots to the target, but Salt 3006 leaves _utils out (salt.client.ssh.mod_data
+# lists "utils" from 3007 on), and the module will not load without
+# _utils/assist_facts.py ("'assist' __virtual__ returned False: assist:
+# _utils/assist_facts.py is missing"). On 3006 the helper travels inside Salt's thin
+# tarball instead: thin_extra_mods names it, and salt-ssh imports it to pack it, so
+# _utils is on salt-ssh's PYTHONPATH. The README gives users the same two settings.
+UTILS_IN_THIN = salt.version.__saltstack_version__.info < (3007,)
 
 
 def root_ssh_dir():
@@ -92,17 +102,18 @@ def salt_ssh(salt_factories, ext_root, sshd, roster):
     """salt-ssh with its own master config (no master daemon runs; salt-ssh only reads
     the config): the state tree and the extension folders in file_roots, the
     repository's pillar, and the sshd's host key pinned in known_hosts_file."""
-    master = salt_factories.salt_master_daemon(
-        "ssh-master",
-        overrides={
-            "file_roots": {"base": [str(REPO / "salt"), str(ext_root)]},
-            "pillar_roots": {"base": [str(REPO / "pillar")]},
-            "known_hosts_file": str(sshd.known_hosts),
-        },
-    )
-    return master.salt_ssh_cli(
-        roster_file=str(roster), client_key=str(sshd.client_key), target_host=TARGET, timeout=180
-    )
+    settings = {
+        "file_roots": {"base": [str(REPO / "salt"), str(ext_root)]},
+        "pillar_roots": {"base": [str(REPO / "pillar")]},
+        "known_hosts_file": str(sshd.known_hosts),
+    }
+    environ = dict(os.environ)
+    if UTILS_IN_THIN:
+        settings["thin_extra_mods"] = "assist_facts"
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "_utils"), environ.get("PYTHONPATH")]))
+    master = salt_factories.salt_master_daemon("ssh-master", overrides=settings)
+    return master.salt_ssh_cli(roster_file=str(roster), client_key=str(sshd.client_key),
+                               target_host=TARGET, timeout=180, environ=environ)
 
 
 @pytest.fixture
