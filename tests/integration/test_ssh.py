@@ -152,9 +152,10 @@ def states_by_order(result):
     return sorted(result.values(), key=lambda state: state["__run_num__"])
 
 
-def test_status_and_stop_over_ssh(salt_ssh, agent):
+def test_status_and_stop_over_ssh(salt_ssh, sshd, agent):
     status = salt_ssh.run("assist.status")
     assert status.returncode == 0, status
+    assert "Accepted publickey for root" in sshd.log.read_text(), "salt-ssh did not log in through the test's sshd"
     assert status.data["client"]["running"] is True, status.data
     assert status.data["daemon"]["installed"] is True, status.data
 
@@ -188,6 +189,12 @@ def test_state_apply_with_the_frozen_pillar_converges_then_holds(salt_ssh, agent
     second = salt_ssh.run("state.apply", "assist")
     assert second.returncode == 0, second
     assert [s["changes"] for s in states_by_order(second.data)] == [{}, {}], second.data
+
+    status = salt_ssh.run("assist.status")
+    assert status.returncode == 0, status
+    assert status.data["client"]["running"] is False, status.data
+    assert status.data["client"]["enabled"] is False, status.data
+    assert status.data["daemon"]["installed"] is False, status.data
 
 
 def test_a_bad_pillar_value_fails_naming_the_key_and_changes_nothing(salt_ssh, agent):
