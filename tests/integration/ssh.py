@@ -2,8 +2,10 @@
 
 Everything it needs lives in one folder: its host key, a throwaway client key, the
 authorized_keys file that admits that key, a known_hosts file that pins the host key
-(so the client really checks it), its config, pid file and log. Root's own ~/.ssh is
-never read or written. ``stop()`` ends the server and checks that nothing of it is left.
+(so the client really checks it), its config, pid file and log; the server never uses
+root's ~/.ssh (the ssh client makes an empty one on first login where there is none:
+test_ssh.py removes it again). ``stop()`` ends the server and checks that nothing of it
+is left.
 """
 
 import os
