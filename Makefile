@@ -32,14 +32,17 @@ demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
 test: $(VENV)/.installed
-	$(DEPS) unit system
+	$(DEPS) unit system ssh
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
 	$(DEPS) unit
 	$(PY) -m pytest tests/unit tests/support
-functional integration: $(VENV)/.installed
-	$(PY) -m pytest tests/$@
+functional: $(VENV)/.installed
+	$(PY) -m pytest tests/functional
+integration: $(VENV)/.installed
+	$(DEPS) ssh
+	$(PY) -m pytest tests/integration
 system: $(VENV)/.installed
 	$(DEPS) system
 	$(PY) -m pytest tests/system
@@ -47,7 +50,7 @@ system: $(VENV)/.installed
 # Unit, functional and integration tiers on every supported Salt release (3006.29,
 # 3007.16, 3008.4). Every release runs; the target fails if any fails.
 test-matrix: $(addsuffix /.installed,$(MATRIX_VENVS))
-	$(DEPS) unit
+	$(DEPS) unit ssh
 	@status=0; for venv in $(MATRIX_VENVS); do \
 		py=$$venv/bin/python; \
 		echo "== salt $$($$py -c 'import salt.version; print(salt.version.__version__)') ($$venv)"; \
