@@ -13,7 +13,6 @@ raises ``CommandExecutionError`` naming the step, the command, its exit code and
 import os
 import re
 
-import psutil
 import salt.utils.path
 import salt.utils.platform
 import salt.utils.systemd
@@ -47,16 +46,37 @@ def run(funcs, cfg, argv, step, ok=(0,)):
 
 
 def program_pids(path):
-    """Live pids whose program (argv[0], or argv[1] after an interpreter) is ``path``,
-    or, when ``path`` is a callable, whose program it accepts. Zombies are not alive."""
+    """Live pids of this system whose program (argv[0], or argv[1] after an interpreter)
+    is ``path``, or, when ``path`` is a callable, whose program it accepts. Zombies are
+    not alive, and a process of a container or chroot (another root directory) is not
+    this system's, even where its program has the same path.
+
+    Read from /proc directly: psutil would do, but salt-ssh's thin archive does not
+    carry it, and the module must load agentless too."""
     match = path if callable(path) else path.__eq__
     found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
-        if any(match(arg) for arg in (proc.info["cmdline"] or [])[:2]):
-            found.append(proc.pid)
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")[:2]
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                zombie = handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+        if not zombie and any(match(arg.decode("utf-8", "replace")) for arg in argv) and _same_root(entry):
+            found.append(int(entry))
     return sorted(found)
+
+
+def _same_root(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/root") == os.readlink("/proc/self/root")
+    except PermissionError:  # a minion that is not root cannot tell: count it
+        return True
+    except OSError:  # gone meanwhile
+        return False
 
 
 # --------------------------------------------------------------------------- detection

@@ -2,7 +2,12 @@
     fills in the defaults (agent running, watchdog present), so a bad value fails the
     render, naming the key, before any state runs. The watchdog goes before the client
     stops: said with require. #}
-{%- set assist = salt["assist.policy"](pillar.get("assist", {})) %}
+{%- set given = pillar.get("assist", {}) %}
+{%- set assist = salt["assist.policy"](given) %}
+{%- if assist.client is not defined %}
+{#- salt-ssh on Salt 3006 hands Jinja an empty answer instead of the module's error. #}
+{{- raise("pillar assist could not be checked (" ~ given | tojson ~ "); `salt-call assist.policy` (salt-ssh: `salt-ssh HOST assist.policy`) names the bad key") }}
+{%- endif %}
 
 {%- if assist.daemon == "absent" %}
 assist-daemon-absent:

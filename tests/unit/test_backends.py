@@ -7,6 +7,8 @@ a start-at-boot change writes. The real tools are exercised by tests/system.
 """
 
 import os
+import subprocess
+import sys
 from unittest import mock
 
 import pytest
@@ -394,3 +396,22 @@ def test_every_init_system_has_a_backend_answering_the_same_questions():
     for name, backend in assist_init.BACKENDS.items():
         assert backend.name == name
         assert all(callable(getattr(backend, q)) for q in questions), name
+
+
+def test_a_process_in_another_root_is_not_this_systems(tmp_path):
+    # A container's or chroot's agent runs the same path; from the host it is not the
+    # host's own, and a stop on the host must neither count nor kill it.
+    program = tmp_path / "aliyun-service"
+    program.write_text("import os, sys, time\nif len(sys.argv) > 1:\n    os.chroot(sys.argv[1])\nprint(flush=True)\ntime.sleep(60)\n")
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    here = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE)
+    chrooted = subprocess.Popen([sys.executable, str(program), str(jail)], stdout=subprocess.PIPE)
+    try:
+        for proc in (here, chrooted):
+            proc.stdout.readline()  # started, and chrooted where asked
+        assert assist_init.program_pids(str(program)) == [here.pid]
+    finally:
+        for proc in (here, chrooted):
+            proc.kill()
+            proc.wait()
