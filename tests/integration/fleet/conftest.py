@@ -32,6 +32,8 @@ BEACON_INTERVAL = 2
 # The least time between two state runs the reactor starts on one minion (the master's
 # assist_enforce_interval); below the beacon's interval, as the README says.
 ENFORCE_INTERVAL = 1.5
+# Seconds the master's events may take to reach the test's event listener.
+EVENTS_ARRIVE = 2
 BROKEN_POLICY = 'pillar assist:client is "stopped"; use running or dead'
 
 
@@ -142,12 +144,14 @@ class started:
             context.__exit__(None, None, None)
 
 
-def state_jobs(event_listener, master, minion, after):
-    """The state jobs published to one minion since ``after``, from the master's events."""
+def state_jobs(event_listener, master, after, minion=None):
+    """The state jobs the master published since ``after`` (to ``minion`` alone, when
+    given), from its events."""
     return [
         event
         for event in event_listener.get_events([(master.id, "salt/job/*/new")], after_time=after)
-        if str(event.data.get("fun", "")).startswith("state.") and event.data.get("minions") == [minion]
+        if str(event.data.get("fun", "")).startswith("state.")
+        and (minion is None or event.data.get("minions") == [minion])
     ]
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.integration.fleet.conftest import BROKEN_POLICY, fresh_agent, minion_overrides, started
+from tests.integration.fleet.conftest import BROKEN_POLICY, EVENTS_ARRIVE, fresh_agent, minion_overrides, started
 from tests.support.fakeagent import holds_for
 
 FOUR = "web-2,build-2,db-2,bad-2"
@@ -135,5 +135,6 @@ def test_bad_arguments_are_named_and_nothing_is_published(fleet_run, fleet_maste
     ret = fleet_run.run("assist.report", "tgt=*", argument)
     assert ret.returncode == 2, ret
     assert named in ret.data["error"] and ret.data["error"].endswith("nothing was published")
+    time.sleep(EVENTS_ARRIVE)
     published = event_listener.get_events([(fleet_master.id, "salt/job/*/new")], after_time=since)
     assert [event for event in published if event.data.get("fun") == "assist.audit"] == []
