@@ -97,6 +97,7 @@ def beacon(config):
         memory.save(remembered)
     if event is None:
         return []
+    log.debug("beacon assist: %s %s", event, seen[1:])
     data["tag"] = event
     if event != "compliant":
         data["reminder"] = remembered.get("reminder", False)

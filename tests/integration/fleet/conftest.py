@@ -146,13 +146,17 @@ class started:
 
 def state_jobs(event_listener, master, after, minion=None):
     """The state jobs the master published since ``after`` (to ``minion`` alone, when
-    given), from its events."""
-    return [
-        event
-        for event in event_listener.get_events([(master.id, "salt/job/*/new")], after_time=after)
-        if str(event.data.get("fun", "")).startswith("state.")
-        and (minion is None or event.data.get("minions") == [minion])
-    ]
+    given), from its events, in the order they were published."""
+    published = event_listener.get_events([(master.id, "salt/job/*/new")], after_time=after)
+    return sorted(
+        (
+            event
+            for event in published
+            if str(event.data.get("fun", "")).startswith("state.")
+            and (minion is None or event.data.get("minions") == [minion])
+        ),
+        key=lambda event: event.stamp,
+    )
 
 
 def fire_from_minion(minion_factory, tag, data, times=1):
