@@ -117,13 +117,15 @@ def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_min
     """What is wrong with report's arguments, naming the argument; None when nothing."""
     if not isinstance(tgt, (str, list)) or not tgt:
         return f"tgt is {tgt!r}; give a target such as '*' or 'web-*'"
-    # The master's own test of a target type (salt.utils.minions.CkMinions.check_minions).
-    if not isinstance(tgt_type, str) or not callable(getattr(salt.utils.minions.CkMinions, f"_check_{tgt_type}_minions", None)):
-        known = sorted(
-            name[len("_check_"):-len("_minions")]
-            for name in dir(salt.utils.minions.CkMinions)
-            if name.startswith("_check_") and name.endswith("_minions")
-        )
+    # The master's own test of a target type (salt.utils.minions.CkMinions.check_minions
+    # looks up _check_<type>_minions); _check_cache_minions is the helper the grain and
+    # pillar matchers share, not a type.
+    known = sorted(
+        name[len("_check_"):-len("_minions")]
+        for name in dir(salt.utils.minions.CkMinions)
+        if name.startswith("_check_") and name.endswith("_minions") and name != "_check_cache_minions"
+    )
+    if tgt_type not in known:
         return f"tgt_type is {tgt_type!r}; use one of {', '.join(known)}"
     for name, value in (("timeout", timeout), ("gather_job_timeout", gather_job_timeout)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -125,6 +125,8 @@ def test_rows_hold_the_same_keys_for_every_minion_for_the_table_outputter():
     "kwargs, named",
     [
         ({"tgt_type": "bogus"}, "tgt_type is 'bogus'; use one of "),
+        ({"tgt_type": "cache"}, "tgt_type is 'cache'; use one of "),
+        ({"tgt_type": ["glob"]}, "tgt_type is ['glob']"),
         ({"timeout": -1}, "timeout is -1; give a whole number of seconds"),
         ({"timeout": "soon"}, "timeout is 'soon'"),
         ({"gather_job_timeout": 0}, "gather_job_timeout is 0"),
