@@ -61,7 +61,7 @@ def fleet_master(salt_factories, ext_root, fleet_pillar):
         },
     )
     with factory.started():
-        synced = factory.salt_run_cli().run("saltutil.sync_runners")
+        synced = factory.salt_run_cli(timeout=180).run("saltutil.sync_runners")
         assert synced.returncode == 0 and "runners.assist" in str(synced.data), synced
         yield factory
 
