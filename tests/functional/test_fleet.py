@@ -2,9 +2,12 @@
 processes, under the default policy (no pillar: the agent runs, its watchdog stays)."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 import salt.beacons
+import salt.payload
 
 from tests.support import fakeagent
 
@@ -87,3 +90,30 @@ def test_a_failing_audit_is_one_error_event(beacons, agent, lookup):
     assert what == "error"
     assert "the client's init script /etc/init.d/no-such-service is missing" in data["error"]
     assert fire(beacon) == []
+
+
+@pytest.fixture
+def state_job_running(loaders):
+    """A state job as the minion records it while it runs: a proc file naming a live
+    process whose command line says salt (Salt checks both); removed afterwards."""
+    proc = os.path.join(loaders.opts["cachedir"], "proc")
+    os.makedirs(proc, exist_ok=True)
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "salt-minion-state-job"])
+    path = os.path.join(proc, "20260101000000000001")
+    with open(path, "wb") as handle:
+        handle.write(salt.payload.dumps({"fun": "state.apply", "pid": job.pid, "jid": "20260101000000000001"}))
+    try:
+        yield
+    finally:
+        job.kill()
+        job.wait()
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def test_the_beacon_is_quiet_while_a_state_job_runs(beacons, assist, agent, state_job_running, loaders):
+    beacon = beacons()
+    assist.stop()
+    assert fire(beacon) == []
+    os.unlink(os.path.join(loaders.opts["cachedir"], "proc", "20260101000000000001"))
+    assert [what for what, _ in fire(beacon)] == ["drift"]
