@@ -27,6 +27,7 @@
 {%- for name, minions in steps %}
 assist-rollout-{{ name }}:
   salt.state:
+    - name: {{ (name ~ ": " ~ minions | join(", ")) | tojson }}
     - tgt: {{ minions | tojson }}
     - tgt_type: list
     - sls: assist
