@@ -40,6 +40,8 @@ MINION_ID = re.compile(r"^[^\s,*?\[\]!@]+$")
 BATCH = re.compile(r"^([1-9][0-9]*)(%?)$")
 ROLLOUT_KEYS = ("target", "canary", "batch")
 ROLLOUT_BATCH = "25%"
+# The agent's facts an audit returns, counted and listed by the report.
+FACTS = ("client", "daemon", "enable", "version", "init_system")
 
 
 def __virtual__():
@@ -182,7 +184,7 @@ def summarise(targeted, answers):
     """The report of the answers of the targeted minions (pure: no publishing)."""
     unreachable = sorted(set(targeted) - set(answers))
     drifted, errors = {}, {}
-    counts = {key: collections.Counter() for key in ("client", "daemon", "enable", "version", "init_system")}
+    counts = {key: collections.Counter() for key in FACTS}
     compliant = 0
     for minion in sorted(answers):
         verdict, found = _judge(answers[minion])
@@ -222,14 +224,14 @@ def rows(targeted, answers):
     """One row per minion (the same keys in each), for --out=table."""
     table = []
     for minion in sorted(set(targeted) | set(answers)):
-        row = {"minion": minion, "status": "unreachable", "client": "", "daemon": "", "enable": "", "version": "", "init_system": "", "detail": ""}
+        row = {"minion": minion, "status": "unreachable", **dict.fromkeys(FACTS, ""), "detail": ""}
         if minion in answers:
             verdict, found = _judge(answers[minion])
             row["status"] = verdict
             if verdict == "error":
                 row["detail"] = found
             else:
-                row.update({key: _word(key, found["agent"].get(key)) for key in ("client", "daemon", "enable", "version", "init_system")})
+                row.update({key: _word(key, found["agent"].get(key)) for key in FACTS})
                 row["detail"] = "; ".join(found["drift"])
         table.append(row)
     return table
@@ -295,7 +297,10 @@ def check_rollout(rollout):
     batch = rollout.get("batch", ROLLOUT_BATCH)
     found = BATCH.match(str(batch)) if isinstance(batch, (int, str)) and not isinstance(batch, bool) else None
     if not found or (found.group(2) and int(found.group(1)) > 100):
-        raise ValueError(f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) or a percentage n% (1% to 100%)")
+        raise ValueError(
+            f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) "
+            "or a percentage n% (1% to 100%)"
+        )
     return target, canary, str(batch)
 
 
