@@ -40,6 +40,9 @@ def test_the_report_counts_drift_and_errors_before_a_highstate_and_none_after(fl
         "init_system": {"sysvinit": 3},
     }
     assert report(fleet_run, FOUR, "strict=True").returncode == 1
+    # The audit itself, as a check in a script: non-zero while anything drifts.
+    audit = fleet_cli.run("-L", "assist.audit", minion_tgt=THREE)
+    assert audit.returncode != 0 and audit.data["db-2"]["result"] is False, audit
 
     highstate = fleet_cli.run("-L", "state.highstate", minion_tgt=THREE)
     assert highstate.returncode == 0, highstate
@@ -59,6 +62,7 @@ def test_the_report_counts_drift_and_errors_before_a_highstate_and_none_after(fl
     assert fleet_agents["build-2"].client_pids() and not fleet_agents["build-2"].daemon_pids()
     assert fleet_agents["web-2"].client_pids() and fleet_agents["web-2"].daemon_pids()
 
+    assert fleet_cli.run("-L", "assist.audit", minion_tgt=THREE).returncode == 0
     strict = report(fleet_run, THREE, "strict=True")
     assert strict.returncode == 0, strict
     assert strict.data["summary"]["compliant"] == 3
