@@ -31,7 +31,11 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
+# ruff over the project's Python (pyproject.toml: [tool.ruff]).
+LINT := _modules _states _grains _utils src tests/unit tests/functional tests/integration tests/support demo
+
 test: $(VENV)/.installed
+	$(PY) -m ruff check $(LINT)
 	$(DEPS) unit system ssh
 	$(PY) -m pytest tests
 

@@ -174,7 +174,7 @@ def test_a_stop_killed_at_any_moment_is_finished_by_the_next(salt_call, stop_sec
         try:
             at = stop_seconds * (point + 0.5) / TIMED_KILLS
             started = time.monotonic()
-            kill_when(argv, lambda: time.monotonic() - started >= at)
+            kill_when(argv, lambda started=started, at=at: time.monotonic() - started >= at)
             landings.append(landing(agent))
             finish_and_check(argv, agent)
         finally:

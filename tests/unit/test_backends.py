@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401
+from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401  (the loader mock)
 
 
 class Recorder:
