@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
 test: $(VENV)/.installed
-	$(DEPS) unit system
+	$(DEPS) unit system upstart
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
@@ -41,7 +41,7 @@ unit: $(VENV)/.installed
 functional integration: $(VENV)/.installed
 	$(PY) -m pytest tests/$@
 system: $(VENV)/.installed
-	$(DEPS) system
+	$(DEPS) system upstart
 	$(PY) -m pytest tests/system
 
 # Unit, functional and integration tiers on every supported Salt release (3006.29,
