@@ -4,6 +4,10 @@ nspawn cannot always clean up after itself here (the host's /run is not a
 tmpfs, and PID 1 is not systemd), and a killed test leaves containers, mounts
 and cgroups behind. cleanup_stale() removes them before and after each
 container; stale_leftovers() lists what remains, for the session's final check.
+
+Several test sessions may share a machine (two engineers, two worktrees): each
+names its containers after its own process (machine_name), touches only those,
+and removes another session's containers only once that session has died.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ from pathlib import Path
 from tests.system import cgroups, procs
 
 NSPAWN_RUN_DIR = Path("/run/systemd/nspawn")
+# assist-LABEL-PID: the container LABEL of the test session whose process is PID.
+MACHINE_NAME = re.compile(r"^assist-.+-(\d+)$")
+
+
+def machine_name(label: str) -> str:
+    """This session's name for a container (nspawn's -M, its cgroup's name)."""
+    return "assist-%s-%d" % (label, os.getpid())
 
 
 def cleanup_stale(names=(), roots=()) -> None:
@@ -48,7 +59,9 @@ def stale_leftovers(names=(), roots=()) -> list[str]:
     for root in roots:
         found += ["mount %s" % m for m in _mounts_under(Path(root))]
     found += ["cgroup %s" % c for c in cgroups.stale(_live_machine_names())]
-    found += ["cgroup %s" % c for c in cgroups.own_parents()]
+    # The shared parent stays while another session's containers run in it.
+    found += ["cgroup %s" % c for c in cgroups.own_parents()
+              if not any(child.is_dir() for child in c.iterdir())]
     if _nspawn_pids():      # someone else's container: only look at ours
         found += [str(NSPAWN_RUN_DIR / sub / name) for name in names
                   for sub in ("propagate", "unix-export")
@@ -104,7 +117,7 @@ def _remove_nspawn_run_dir(names) -> None:
 
 def _kill_nspawns(names, roots) -> None:
     for pid in _nspawn_pids():
-        if _is_our_nspawn(pid, names, roots):
+        if _is_our_nspawn(pid, names, roots) or _is_orphan(pid):
             for child in procs.descendants(pid):
                 procs.kill(child, signal.SIGKILL)
             procs.kill(pid, signal.SIGKILL)
@@ -123,6 +136,13 @@ def _is_our_nspawn(pid: int, names, roots) -> bool:
     directory = os.path.realpath(directory)
     return any(directory == str(r) or directory.startswith(str(r) + "/")
                for r in (Path(x).resolve() for x in roots))
+
+
+def _is_orphan(pid: int) -> bool:
+    """Whether nspawn `pid` runs a container of a test session that has died."""
+    name = _option_value(procs.cmdline_args(pid), "-M", "--machine") or ""
+    owner = MACHINE_NAME.match(name)
+    return bool(owner) and not procs.pid_alive(int(owner.group(1)))
 
 
 def _option_value(args, short, long):

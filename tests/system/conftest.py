@@ -13,6 +13,7 @@ missing.
 
 import concurrent.futures
 import contextlib
+import re
 import subprocess
 import sys
 import time
@@ -31,8 +32,13 @@ UPSTART_RELEASE = {"upstart": "1.13.2", "upstart-0.6.5": "0.6.5"}
 # The debootstrap root each kind starts from (UpStart's programs go over sysvinit's).
 ROOT = {"systemd": "systemd", "sysvinit": "sysvinit", "upstart": "sysvinit", "upstart-0.6.5": "sysvinit"}
 MINION_ID = {kind: f"sys-{kind}" for kind in KINDS}
-NAMES = {kind: f"assist-{kind}" for kind in KINDS}
+NAMES = {kind: cleanup.machine_name(kind) for kind in KINDS}
 MINION_CONF = "/etc/salt-test"
+
+
+def settle(seconds=2.0):
+    """Longer than the fake watchdog's restart interval (0.1 s), many times over."""
+    time.sleep(seconds)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +77,8 @@ class Box:
         which links made by hand alone do not enter. On UpStart the jobs in /etc/init
         start on runlevel [2345]."""
         agent = fakeagent.install(self.root, init=self.init, runtime_root="/", python=sys.executable, init_marker=False)
+        if self.init == "upstart":  # the job file as the package ships it
+            self.shipped_job = (self.root / fakeagent.UPSTART_JOB).read_bytes()
         if self.init == "sysvinit":
             for script in ("aliyun-service", "assist-daemon"):
                 subprocess.run(["chroot", self.root, "update-rc.d", script, "defaults"], check=True, capture_output=True)
@@ -126,6 +134,13 @@ class Box:
         """UpStart's own answer: the completed `initctl ARGS` (stdout, stderr, returncode)."""
         return self.run("/sbin/initctl", *args)
 
+    def job_state(self):
+        """`initctl status aliyun-service`, read: (goal/state, pid or None)."""
+        done = self.initctl("status", "aliyun-service")
+        found = re.fullmatch(r"aliyun-service (\S+?)(?:, process (\d+))?\n", done.stdout)
+        assert done.returncode == 0 and found, done
+        return found.group(1), int(found.group(2)) if found.group(2) else None
+
     def client_processes(self):
         out = self.run("pgrep", "-f", "/usr/local/share/aliyun-assist/.*/aliyun-service").stdout
         return out.split()
@@ -162,7 +177,7 @@ def boxes(images, salt_master, salt_cli, tmp_path_factory):
             roots.unpack_root(images["roots"][ROOT[kind]], root)
             stack.callback(roots.remove_root, root)
             if INIT[kind] == "upstart":
-                roots.make_upstart_root(root, images["upstart"][UPSTART_RELEASE[kind]], NAMES[kind])
+                roots.make_upstart_root(root, images["upstart"][UPSTART_RELEASE[kind]], f"assist-{kind}")
             box = Box(kind, root, salt_master)
             box.install_agent()
             box.write_minion_config()

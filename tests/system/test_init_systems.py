@@ -4,13 +4,12 @@ the salt-master on the host.
 The tests run in file order: each leaves the containers in the state the next expects.
 """
 
-import re
 import subprocess
 import sys
-import time
 
 from tests.conftest import REPO
 from tests.support.fakeagent import wait_until
+from tests.system.conftest import settle
 
 TARGET = "sys-*"
 UPSTARTS = ("upstart", "upstart-0.6.5")
@@ -18,20 +17,6 @@ UPSTARTS = ("upstart", "upstart-0.6.5")
 # 0.6.5 ignores `.override` files (they came in 1.3): test_upstart_0_6_5.py covers it.
 BOOT_KINDS = ("systemd", "sysvinit", "upstart")
 BOOT_TARGET = ",".join(f"sys-{kind}" for kind in BOOT_KINDS)
-
-
-def settle(seconds=2.0):
-    """Longer than the fake watchdog's restart interval (0.1 s), many times over."""
-    time.sleep(seconds)
-
-
-def upstart_state(box):
-    """`initctl status aliyun-service` inside the container: (goal/state, pid or None)."""
-    done = box.initctl("status", "aliyun-service")
-    assert done.returncode == 0, done
-    found = re.fullmatch(r"aliyun-service (\S+?)(?:, process (\d+))?\n", done.stdout)
-    assert found, done.stdout
-    return found.group(1), int(found.group(2)) if found.group(2) else None
 
 
 def test_init_system_is_detected_from_the_real_init(salt_cli, boxes):
@@ -65,7 +50,7 @@ def test_status_agrees_with_the_containers_own_tools(salt_cli, boxes):
     for kind in UPSTARTS:
         report = status[boxes[kind].minion_id]["client"]
         assert report["service"] == "aliyun-service"
-        assert upstart_state(boxes[kind]) == ("start/running", report["pids"][0]), kind
+        assert boxes[kind].job_state() == ("start/running", report["pids"][0]), kind
         assert len(report["pids"]) == 1, kind
 
 
@@ -86,7 +71,7 @@ def test_stop_leaves_the_client_down_and_the_watchdog_gone_and_start_brings_it_b
         assert boxes["systemd"].run("systemctl", "is-enabled", "AssistDaemon.service").stdout.strip() != "enabled"
     for kind in UPSTARTS:
         box = boxes[kind]
-        assert upstart_state(box) == ("stop/waiting", None), kind
+        assert box.job_state() == ("stop/waiting", None), kind
         gone = box.initctl("status", "assist-daemon")
         assert (gone.returncode, gone.stderr) == (1, "initctl: Unknown job: assist-daemon\n"), kind
 
@@ -99,7 +84,7 @@ def test_stop_leaves_the_client_down_and_the_watchdog_gone_and_start_brings_it_b
         assert box.client_active() is True, kind
         assert box.client_processes(), kind
     for kind in UPSTARTS:
-        state, pid = upstart_state(boxes[kind])
+        state, pid = boxes[kind].job_state()
         assert state == "start/running" and [str(pid)] == boxes[kind].client_processes(), kind
     assert all(r["changes"] == {} for r in salt_cli.run("assist.start", minion_tgt=TARGET).data.values())
 
@@ -109,10 +94,10 @@ def test_a_client_killed_behind_salts_back_is_respawned_by_upstart_and_status_sa
     for kind in UPSTARTS:
         box = boxes[kind]
         assert box.watchdog_processes() == [], kind
-        _state, old = upstart_state(box)
+        _state, old = box.job_state()
         box.run("kill", "-9", str(old), check=True)
-        assert wait_until(lambda: upstart_state(box)[1] not in (None, old), timeout=10), upstart_state(box)
-        state, new = upstart_state(box)
+        assert wait_until(lambda: box.job_state()[1] not in (None, old), timeout=10), box.job_state()
+        state, new = box.job_state()
         assert state == "start/running", kind
         report = salt_cli.run("assist.status", minion_tgt=box.minion_id).data["client"]
         assert (report["running"], report["pids"]) == (True, [new]), kind
@@ -142,7 +127,7 @@ def test_highstate_freezes_and_the_freeze_survives_a_reboot(salt_cli, boxes):
     settle(3)
     for kind, box in frozen.items():
         assert box.client_active() is False and box.client_processes() == [], kind
-    assert upstart_state(frozen["upstart"]) == ("stop/waiting", None)
+    assert frozen["upstart"].job_state() == ("stop/waiting", None)
     status = salt_cli.run("-L", "assist.status", minion_tgt=BOOT_TARGET).data
     assert {k: (v["client"]["running"], v["client"]["enabled"]) for k, v in status.items()} == {
         "sys-systemd": (False, False),
