@@ -41,6 +41,15 @@ def settle(seconds=2.0):
     time.sleep(seconds)
 
 
+def reboot(*boxes):
+    """Reboot containers one after the other; each minion starts while the next boots."""
+    for box in boxes:
+        box.container.stop()
+        box.start()
+    for box in boxes:
+        box.wait_answering()
+
+
 @pytest.fixture(scope="session")
 def images(tmp_path_factory):
     """Cached root tarballs and UpStart builds, made on first use (side by side: debootstrap
@@ -104,9 +113,12 @@ class Box:
     def run(self, *argv, check=False):
         return self.container.run(list(argv), check=check)
 
-    def boot(self, salt_cli):
+    def start(self):
+        """Boot the container and start its minion, without waiting for the minion."""
         self.container.boot()
         self.run(f"{sys.prefix}/bin/salt-minion", "-c", MINION_CONF, "-d", check=True)
+
+    def wait_answering(self):
         # A ping published before the minion has subscribed is lost: ask often, briefly.
         quick = self.master.salt_cli(timeout=5)
         deadline = time.monotonic() + 90
@@ -116,10 +128,6 @@ class Box:
             time.sleep(1)
         log = self.run("tail", "-n", "25", "/var/lib/salt-test/var/log/salt/minion").stdout
         raise RuntimeError(f"the minion {self.minion_id} in the {self.kind} container never answered:\n{log}")
-
-    def reboot(self, salt_cli):
-        self.container.stop()
-        self.boot(salt_cli)
 
     # What the container itself says, independent of Salt.
 
@@ -169,7 +177,8 @@ class Box:
 
 @pytest.fixture(scope="session")
 def boxes(images, salt_master, salt_cli, tmp_path_factory):
-    """Every container booted (one after the other), minions answering and synced."""
+    """Every container booted (one after the other), minions answering and synced. The
+    minions start while the next container boots: they take longer than a boot."""
     booted = {}
     with contextlib.ExitStack() as stack:
         for kind in KINDS:
@@ -182,8 +191,10 @@ def boxes(images, salt_master, salt_cli, tmp_path_factory):
             box.install_agent()
             box.write_minion_config()
             stack.callback(box.container.stop)
-            box.boot(salt_cli)
+            box.start()
             booted[kind] = box
+        for box in booted.values():
+            box.wait_answering()
         ret = salt_cli.run("saltutil.sync_all", minion_tgt="sys-*")
         assert ret.returncode == 0, ret
         yield booted

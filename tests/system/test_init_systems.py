@@ -9,7 +9,7 @@ import sys
 
 from tests.conftest import REPO
 from tests.support.fakeagent import wait_until
-from tests.system.conftest import settle
+from tests.system.conftest import reboot, settle
 
 TARGET = "sys-*"
 UPSTARTS = ("upstart", "upstart-0.6.5")
@@ -122,8 +122,7 @@ def test_highstate_freezes_and_the_freeze_survives_a_reboot(salt_cli, boxes):
     # UpStart 1.13.2 records "no start at boot" as `manual` in the job's override file.
     assert frozen["upstart"].run("cat", "/etc/init/aliyun-service.override").stdout == "manual\n"
 
-    for box in frozen.values():
-        box.reboot(salt_cli)
+    reboot(*frozen.values())
     settle(3)
     for kind, box in frozen.items():
         assert box.client_active() is False and box.client_processes() == [], kind
