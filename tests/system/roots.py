@@ -2,7 +2,7 @@
 
     tarball = build_root("sysvinit")            # cached in ~/.cache/assist-salt/roots
     unpack_root(tarball, tmp / "root")
-    make_upstart_root(tmp / "root", build_upstart("1.13.2"), "assist-upstart")
+    make_upstart_root(tmp / "root", build_upstart(["1.13.2"])["1.13.2"], "assist-upstart")
 
 systemd and sysvinit roots come from debootstrap (about a minute each, once);
 an UpStart root is made from an unpacked sysvinit root on every run (a few

@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.system import host
@@ -42,9 +42,12 @@ CFLAGS = "CFLAGS=-g -O2 -fcommon -Wno-error"
 PROGRAMS = ("init", "initctl", "telinit", "shutdown", "reboot", "halt", "poweroff",
             "runlevel", "start", "stop", "status", "restart", "reload")
 
-# Commands a build runs (the `upstart` part of tests/deps.sh installs them).
+# Commands a build runs and headers it compiles against (the `upstart` part of
+# tests/deps.sh installs them).
 BUILD_TOOLS = ("autoreconf", "automake", "libtoolize", "autopoint", "msgfmt",
                "pkg-config", "patch", "make", "gcc", "apt-get")
+BUILD_HEADERS = ("/usr/include/dbus-1.0/dbus/dbus.h", "/usr/include/expat.h",
+                 "/usr/include/json-c/json.h", "/usr/include/libudev.h")
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Recipe:
     configure: tuple
     patches: tuple = ()
     autoreconf: bool = False
-    runtime_packages: tuple = field(default=())
+    runtime_packages: tuple = ()
 
     @property
     def directory(self) -> str:
@@ -172,10 +175,12 @@ def _key(recipe: Recipe, hashes: dict) -> str:
 
 def _check_build_tools() -> None:
     env = host.host_env()
-    missing = [tool for tool in BUILD_TOOLS if shutil.which(tool, path=env["PATH"]) is None]
+    missing = ["command " + tool for tool in BUILD_TOOLS
+               if shutil.which(tool, path=env["PATH"]) is None]
+    missing += ["header " + header for header in BUILD_HEADERS if not os.path.exists(header)]
     if missing:
-        raise RuntimeError("cannot build UpStart: command(s) %s not found (make system "
-                           "installs them: sh tests/deps.sh upstart)" % ", ".join(missing))
+        raise RuntimeError("cannot build UpStart: %s missing (make system installs what "
+                           "it needs: sh tests/deps.sh upstart)" % ", ".join(missing))
 
 
 def _build_libnih(work: Path) -> Path:
