@@ -1,7 +1,9 @@
 """Boot a real init system as PID 1 in a systemd-nspawn container and run commands in it.
 
-    with Container("systemd", root, "assist-sd", binds_ro=python_binds()) as box:
-        box.run(["systemctl", "is-system-running"])
+    box = Container("systemd", root, machine_name("systemd"), binds_ro=python_binds())
+    box.boot()
+    box.run(["systemctl", "is-system-running"])
+    box.stop()                  # and every mount and cgroup it left is removed
 
 The host has no running systemd, so nspawn runs with `--register=no
 --keep-unit`. Each nspawn starts in its own cgroup (tests/system/cgroups.py).
@@ -90,14 +92,6 @@ class Container:
         self._relay: Relay | None = None
 
     # -- lifecycle ---------------------------------------------------------
-
-    def __enter__(self):
-        self.boot()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     def boot(self) -> "Container":
         """Start nspawn and wait until the init system has finished booting."""
