@@ -36,7 +36,7 @@ LINT := _modules _states _grains _utils src tests/unit tests/functional tests/in
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check $(LINT)
-	$(DEPS) unit system ssh
+	$(DEPS) unit system ssh upstart
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
@@ -48,7 +48,7 @@ integration: $(VENV)/.installed
 	$(DEPS) ssh
 	$(PY) -m pytest tests/integration
 system: $(VENV)/.installed
-	$(DEPS) system
+	$(DEPS) system upstart
 	$(PY) -m pytest tests/system
 
 # Unit, functional and integration tiers on every supported Salt release (3006.29,

@@ -416,8 +416,8 @@ def restart(test=False):
     cfg, backend = _backend()
     with _lock(cfg):
         was = "running" if _running(backend) else "stopped"
-        if not test:
-            _start_client(cfg, backend, "restart")
+        if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
+            _start_client(cfg, backend, "restart" if was == "running" else "start")
     return _result({"client": {"old": was, "new": "restarted"}}, "", test)
 
 

@@ -31,7 +31,10 @@ needs() {
             echo "/usr/sbin/sshd openssh-server"
             echo "ssh openssh-client"
             echo "ssh-keygen openssh-client" ;;
-        upstart) # UpStart and libnih built from the sources kept in tests/system/upstart
+        upstart) # UpStart and libnih built from the sources kept in tests/system/upstart;
+                 # their run-time libraries fetched with apt-get download
+            echo "apt-lists apt"
+            echo "patch patch"
             echo "autoreconf autoconf"
             echo "automake automake"
             echo "libtoolize libtool"

@@ -12,6 +12,9 @@ Two roots matter:
 * ``runtime_root``: the prefix baked into the scripts, i.e. where the files are
   seen when the scripts run ("/" inside a container whose root is ``dest``).
 
+On UpStart both are jobs in ``/etc/init``: the client's as the vendor ships it
+(``respawn``), and the watchdog's beside it; the watchdog asks ``initctl``.
+
 On this kind of machine PID 1 is not an init and reaps orphans late, so dead
 daemons linger as zombies for a second or more.  Everything here (scripts and
 host-side helpers) counts a process as alive only if it exists and is not a
@@ -41,6 +44,8 @@ DAEMON = DAEMON_DIR + "/assist_daemon"
 SYSV_CLIENT = "etc/init.d/aliyun-service"
 SYSV_DAEMON = "etc/init.d/assist-daemon"
 UPSTART_JOB = "etc/init/aliyun-service.conf"
+UPSTART_DAEMON_JOB = "etc/init/assist-daemon.conf"
+INITCTL = "sbin/initctl"
 UNIT_DIR = "etc/systemd/system"
 WANTS_DIR = UNIT_DIR + "/multi-user.target.wants"
 CLIENT_UNIT = "aliyun.service"
@@ -194,6 +199,8 @@ SYSV_CLIENT = path(@SYSV_CLIENT@)
 SYSV_SELF = path(@SYSV_DAEMON@)
 UNIT = path(@DAEMON_UNIT_PATH@)
 WANTS = path(@DAEMON_WANTS_PATH@)
+UPSTART_SELF = path(@UPSTART_DAEMON_JOB@)
+INITCTL = path(@INITCTL@)
 SYSTEMD_RUNNING = path("run/systemd/system")
 
 
@@ -230,15 +237,27 @@ def run(cmd):
         return 127
 
 
+def output(cmd):
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout
+    except OSError:
+        return ""
+
+
 def client_running():
     if INIT == "systemd":
         return run(["systemctl", "is-active", "--quiet", "aliyun.service"]) == 0
+    if INIT == "upstart":  # "aliyun-service start/running, process 42"
+        return " start/" in output([INITCTL, "status", "aliyun-service"])
     return run([SYSV_CLIENT, "status"]) == 0
 
 
 def start_client():
     if INIT == "systemd":
         run(["systemctl", "start", "aliyun.service"])
+    elif INIT == "upstart":
+        run([INITCTL, "start", "aliyun-service"])
     else:
         run([SYSV_CLIENT, "start"])
 
@@ -356,6 +375,8 @@ def stop():
         return 3
     if os.path.exists(UNIT) and os.path.isdir(SYSTEMD_RUNNING):
         run(["systemctl", "stop", "AssistDaemon.service"])
+    if os.path.exists(UPSTART_SELF) and os.access(INITCTL, os.X_OK):
+        run([INITCTL, "stop", "assist-daemon"])  # or UpStart would respawn it
     pid = running_pid()
     if pid is None:
         return 0
@@ -388,6 +409,7 @@ def delete():
         remove(link)
     remove(WANTS)
     remove(UNIT)
+    remove(UPSTART_SELF)
     if INIT == "systemd" and os.path.isdir(SYSTEMD_RUNNING):
         run(["systemctl", "daemon-reload"])
     return 0
@@ -621,10 +643,21 @@ respawn
 exec @CLIENT@
 '''
 
+UPSTART_DAEMON_TEXT = '''# assist-daemon - Cloud Assistant watchdog (assist_daemon)
+# Fake written by tests/support/fakeagent.py.
+start on runlevel [2345]
+stop on runlevel [!2345]
+
+respawn
+
+exec @DAEMON@
+'''
+
 # What `strings /sbin/init | grep ...` finds in the real binaries.
 INIT_MARKERS = {
     "systemd": b"/lib/systemd/systemd-shutdown\0/lib/systemd/system-generators\0",
     "sysvinit": b"INIT_VERSION=sysvinit-3.06\0@(#)init.c  sysvinit\0",
+    "upstart": b"UPSTART_CONFDIR\0/var/log/upstart\0/com/ubuntu/Upstart\0",  # 1.13.2, built here
 }
 
 
@@ -719,8 +752,8 @@ def _install_systemd(w, rt):
 def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
             version="2.5.3.650", restart_interval=0.1, init_marker=True):
     """Write a fake Cloud Assistant agent under dest; return a FakeAgent."""
-    if init not in ("sysvinit", "systemd"):
-        raise ValueError(f"init must be 'sysvinit' or 'systemd', not {init!r}")
+    if init not in INIT_MARKERS:
+        raise ValueError(f"init must be 'sysvinit', 'systemd' or 'upstart', not {init!r}")
     agent = FakeAgent(dest, runtime_root=runtime_root, init=init, version=version)
     rt = _RuntimePaths(agent.runtime_root)
     rt["client"] = rt[client_rel(version)]
@@ -741,12 +774,15 @@ def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
         DAEMON_LOCKFILE=repr(DAEMON_LOCKFILE), FAULTS_FILE=repr(FAULTS_FILE),
         SYSV_CLIENT=repr(SYSV_CLIENT), SYSV_DAEMON=repr(SYSV_DAEMON),
         DAEMON_UNIT_PATH=repr(f"{UNIT_DIR}/{DAEMON_UNIT}"),
-        DAEMON_WANTS_PATH=repr(f"{WANTS_DIR}/{DAEMON_UNIT}")), 0o755)
+        DAEMON_WANTS_PATH=repr(f"{WANTS_DIR}/{DAEMON_UNIT}"),
+        UPSTART_DAEMON_JOB=repr(UPSTART_DAEMON_JOB), INITCTL=repr(INITCTL)), 0o755)
 
     if init == "sysvinit":
         _install_sysvinit(w, rt)
-    else:
+    elif init == "systemd":
         _install_systemd(w, rt)
+    else:
+        w.file(UPSTART_DAEMON_JOB, _render(UPSTART_DAEMON_TEXT, DAEMON=rt[DAEMON]))
     w.file(UPSTART_JOB, _render(UPSTART_TEXT, CLIENT=rt["client"]))
     if init_marker:
         junk = bytes(range(256)) * 4

@@ -113,6 +113,30 @@ def test_delete_on_systemd_removes_units(tmp_path):
     assert fake.daemon_path.exists()
 
 
+def test_install_upstart_for_a_container_root(tmp_path):
+    """The vendor's job for the client, and the watchdog's job beside it."""
+    install(tmp_path, init="upstart", runtime_root="/", init_marker=False)
+    jobs = tmp_path / "etc/init"
+    client_job = (jobs / "aliyun-service.conf").read_text().splitlines()
+    for line in ("start on runlevel [2345]", "stop on runlevel [!2345]", "respawn",
+                 f"exec /usr/local/share/aliyun-assist/{VERSION}/aliyun-service"):
+        assert line in client_job
+    daemon_job = (jobs / "assist-daemon.conf").read_text().splitlines()
+    assert "exec /usr/local/share/assist-daemon/assist_daemon" in daemon_job
+    assert "respawn" in daemon_job
+    assert not (tmp_path / "etc/init.d").exists() and not (tmp_path / "etc/systemd").exists()
+    assert not (jobs / "aliyun-service.override").exists()
+
+
+def test_delete_on_upstart_removes_the_watchdogs_job_only(tmp_path):
+    fake = install(tmp_path, init="upstart")
+    assert b"upstart" in (tmp_path / "sbin/init").read_bytes()
+    assert run(fake.daemon_path, "--delete").returncode == 0
+    assert not (tmp_path / "etc/init/assist-daemon.conf").exists()
+    assert (tmp_path / "etc/init/aliyun-service.conf").exists()
+    assert fake.daemon_path.exists()
+
+
 @pytest.mark.parametrize("flag", ["-v", "--version"])
 def test_client_prints_version(agent, flag):
     result = run(agent.client_path, flag)

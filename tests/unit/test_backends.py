@@ -448,3 +448,11 @@ def test_sysvinit_verbs_run_the_fewest_commands(settings, tmp_path, record):
         "stop again": ["aliyun-service status"],
         "start": ["aliyun-service status", "aliyun-service start", "aliyun-service status"],
     }
+
+
+def test_restart_of_a_stopped_client_starts_it(upstart, upstart_version):
+    # Real UpStart: `initctl restart` of a stopped job exits 1, "initctl: Unknown instance:".
+    recorder = upstart_version("1.13.2", running=False)
+    with pytest.raises(CommandExecutionError, match="is not running 0.2 s later"):
+        assist.restart()  # the recorder never starts anything: only the command matters here
+    assert recorder.commands()[-2:] == ["initctl start aliyun-service", "initctl status aliyun-service"]
