@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
 # ruff over the project's Python (pyproject.toml: [tool.ruff]).
-LINT := _modules _states _grains _utils src tests/unit tests/functional tests/integration tests/support demo
+LINT := _modules _states _grains _utils src tests demo
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check $(LINT)

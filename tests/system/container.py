@@ -93,7 +93,7 @@ class Container:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def boot(self) -> "Container":
+    def boot(self) -> Container:
         """Start nspawn and wait until the init system has finished booting."""
         if self.running:
             raise ContainerError("%s is already running" % self.name)

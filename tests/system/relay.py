@@ -40,7 +40,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
 
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         listeners = _listen_in_namespace(self.pid, self.ports)
         self._sockets += listeners
         for listener in listeners:

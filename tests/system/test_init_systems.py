@@ -96,7 +96,7 @@ def test_a_client_killed_behind_salts_back_is_respawned_by_upstart_and_status_sa
         assert box.watchdog_processes() == [], kind
         _state, old = box.job_state()
         box.run("kill", "-9", str(old), check=True)
-        assert wait_until(lambda: box.job_state()[1] not in (None, old), timeout=10), box.job_state()
+        assert wait_until(lambda box=box, old=old: box.job_state()[1] not in (None, old), timeout=10), box.job_state()
         state, new = box.job_state()
         assert state == "start/running", kind
         report = salt_cli.run("assist.status", minion_tgt=box.minion_id).data["client"]
