@@ -3,9 +3,10 @@
 ``install(dest)`` writes the client (``aliyun-service``), the watchdog
 (``assist_daemon``), their init-system registrations and the "never delete"
 tree into a directory.  The programs, units and jobs are real files in
-``tests/support/agent/`` (its ``__init__.py`` says how they are filled in),
-small Python / POSIX sh programs that behave like the real ones: the init script starts the client detached, the
-watchdog polls the init system and restarts the client when it is down.
+``tests/support/agent/`` (its ``__init__.py`` says how they are filled in):
+small Python / POSIX sh programs that behave like the real ones.  The init
+script starts the client detached, the watchdog polls the init system and
+restarts the client when it is down.
 
 Two roots matter:
 
@@ -36,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 # The /proc helpers live once, in the watchdog's own file: the installed watchdog must
 # stand alone (a container holds no tests/support), and the host must count a process
-# as alive exactly as the watchdog does.  Importing the file runs nothing.
+# as alive exactly as the watchdog does.  Importing the file has no side effects.
 from tests.support.agent.assist_daemon import alive as _alive
 from tests.support.agent.assist_daemon import cmdline as _cmdline
 
