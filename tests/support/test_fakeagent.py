@@ -5,6 +5,8 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +263,34 @@ def test_protected_snapshot_sees_a_change(agent):
 def test_unknown_fault_is_refused(agent):
     with pytest.raises(ValueError):
         agent.set_fault("no-such-fault")
+
+
+AGENT_SOURCES = Path(__file__).with_name("agent")
+
+
+def test_agent_sources_and_installed_scripts_parse(agent):
+    """The shell files in tests/support/agent lint as they are (`sh -n`, and shellcheck
+    when installed); so do the init scripts install() writes from them."""
+    shell = sorted([*AGENT_SOURCES.glob("*.init"), *AGENT_SOURCES.glob("*.sh")])
+    installed = [agent.sysv_script, agent.dest / "etc/init.d/assist-daemon"]
+    for script in shell + installed:
+        result = run("sh", "-n", script)
+        assert result.returncode == 0, (script, result.stderr)
+    if shutil.which("shellcheck"):
+        result = run("shellcheck", "-x", *shell, *installed)
+        assert result.returncode == 0, result.stdout
+    for program in (agent.client_path, agent.daemon_path):
+        compile(program.read_text(), str(program), "exec")
+        assert program.read_text().startswith(f"#!{sys.executable}\n")
+
+
+def test_values_with_quotes_and_spaces_are_safe(tmp_path):
+    """Placeholders are filled with literals of each file's language (repr, shlex.quote)."""
+    fake = install(tmp_path / "it's a \"root\" $HOME")
+    try:
+        fake.start()
+        assert len(fake.client_pids()) == 1 and len(fake.daemon_pids()) == 1
+        [old] = fake.kill_client()
+        assert wait_until(lambda: fake.client_pids() not in ([], [old]), timeout=1.0)
+    finally:
+        fake.cleanup()
