@@ -17,7 +17,9 @@ needs() {
             echo "gcc gcc"
             echo "$(python_header) python3-dev"
             echo "make make" ;;
-        unit)    # Debian's real /sbin/init binaries, fetched with apt-get download
+        unit)    # Debian's real /sbin/init binaries, fetched with apt-get download;
+                 # shellcheck for the fake agent's init scripts
+            echo "shellcheck shellcheck"
             echo "dpkg-deb dpkg"
             echo "apt-lists apt" ;;
         system)  # init systems as PID 1 in containers

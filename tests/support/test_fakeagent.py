@@ -269,16 +269,16 @@ AGENT_SOURCES = Path(__file__).with_name("agent")
 
 
 def test_agent_sources_and_installed_scripts_parse(agent):
-    """The shell files in tests/support/agent lint as they are (`sh -n`, and shellcheck
-    when installed); so do the init scripts install() writes from them."""
+    """The shell files in tests/support/agent lint as they are (`sh -n` and shellcheck,
+    which `make test` installs); so do the init scripts install() writes from them."""
     shell = sorted([*AGENT_SOURCES.glob("*.init"), *AGENT_SOURCES.glob("*.sh")])
     installed = [agent.sysv_script, agent.dest / "etc/init.d/assist-daemon"]
     for script in shell + installed:
         result = run("sh", "-n", script)
         assert result.returncode == 0, (script, result.stderr)
-    if shutil.which("shellcheck"):
-        result = run("shellcheck", "-x", *shell, *installed)
-        assert result.returncode == 0, result.stdout
+    assert shutil.which("shellcheck"), "shellcheck is missing: sh tests/deps.sh unit installs it"
+    result = run("shellcheck", "-x", *shell, *installed)
+    assert result.returncode == 0, result.stdout
     for program in (agent.client_path, agent.daemon_path):
         compile(program.read_text(), str(program), "exec")
         assert program.read_text().startswith(f"#!{sys.executable}\n")
