@@ -8,11 +8,13 @@ Prints the machine and a table (goal, met/missed per row) and writes the same to
 bench/results/latest.json; daemon logs go to bench/results/bench.log.
 
   1 detection   bench/detection.py   module's cold detection vs `strings | grep`
-  2 processes   bench/inproc.py      processes per call (strace -f) on the fake agent
+  2 stop        bench/inproc.py      assist.stop vs the vendor's bare commands
   3 fan-out     bench/fanout.py      salt '*' assist.status vs test.ping, 1..20 minions
   4 highstate   bench/highstate.py   state.apply assist vs an empty SLS
-  5 stop        bench/inproc.py      assist.stop vs the vendor's bare commands
-  6 memory      bench/memory.py      minion peak RSS: assist.status vs unsynced test.ping
+  5 memory      bench/memory.py      minion peak RSS: assist.status vs unsynced test.ping
+
+The processes each call starts are counted by the unit tier over recorded commands
+(tests/unit/test_backends.py); bench/profile_detection.py breaks a detection down.
 """
 
 import argparse
@@ -60,7 +62,7 @@ def guarded(section, function, *args):
 
 
 def fleet_sections(settings):
-    """3, 4 and 6: one master; fan-out minions (highstate at size 1), then the memory minion."""
+    """3, 4 and 5: one master; fan-out minions (highstate at size 1), then the memory minion."""
     fleet = Fleet(settings.work / "fleet")
     try:
         fleet.start()
