@@ -159,7 +159,24 @@ class Fleet:
         self.swarm.start(names)
         self.wait_answering(names, deadline=started + 120 + 3 * len(names))
         log(f"{len(names)} minion(s) answering {time.monotonic() - started:.0f} s after the first started")
-        self.call(names, "saltutil.sync_all", check=lambda value: isinstance(value, dict))
+        self.sync(names)
+
+    def sync(self, names, chunk=25, tries=3):
+        """saltutil.sync_all, 25 minions at a time. Fifty minions just started on 2 cores
+        can be too busy to answer the salt CLI's job check in time, and the CLI then
+        leaves them out: they are asked again, up to three times."""
+        for start in range(0, len(names), chunk):
+            waiting = names[start:start + chunk]
+            for attempt in range(1, tries + 1):
+                _, returns, done = self.salt(",".join(waiting), "saltutil.sync_all", list_target=True,
+                                             cli_timeout=120)
+                waiting = [name for name in waiting if not isinstance(returns.get(name), dict)]
+                if not waiting:
+                    break
+                log(f"saltutil.sync_all: no answer yet from {len(waiting)} minion(s), try {attempt} of {tries}")
+            if waiting:
+                raise RuntimeError(f"saltutil.sync_all: no answer from {waiting} after {tries} tries "
+                                   f"(exit {done.returncode}: {done.stderr.strip()[:300]})")
 
     def wait_answering(self, names, deadline):
         waiting = list(names)
