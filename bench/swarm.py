@@ -2,7 +2,8 @@
 (no salt-factories engine or log forwarding in each), each with its own fake agent in its
 own sandbox root.
 
-What makes a minion light here (about 45 MB resident each; 100 fit on 2 cores):
+What makes a minion light here (about 80 MB resident each once the project's modules
+are synced; 100 fit on a 2-core, 24 GB machine):
   multiprocessing: False     a job runs in a thread of the one minion process, not in a
                              forked process per job
   acceptance_wait_time: 1    retry the key exchange after 1 s (default 10 s)
