@@ -12,9 +12,9 @@ project's modules (a minion syncs from its own master); the operator works on th
 
 Which Salt runs these daemons: Salt 3008.4's syndic never relays the lower minions'
 returns. 3008 calls `_return_pub_multi(..., sync=True)` in `_return_pub_syndic` and
-keeps the result as if it were a future (`AttributeError: 'str' object has no attribute
-'done'`); 3006.29 and 3007.16 pass `sync=False`. This topology on 3008.4 gave syn-top-1's
-return only: the syndic logged "fire_master failed: master could not be contacted" and
+keeps the result as if it were a future (a run with raw daemons logged `AttributeError:
+'str' object has no attribute 'done'` there); 3006.29 and 3007.16 pass `sync=False`.
+This topology run on 3008.4 gave syn-top-1's return only: the syndic logged "fire_master failed: master could not be contacted" and
 "The minion failed to return the job information", and the salt CLI reported the three
 lower minions as not returning. Run from a 3008 virtualenv (`make test`), the daemons and
 the `salt` CLI therefore come from `.venv-3007` (salt-factories' `scripts_dir`) while
@@ -24,7 +24,7 @@ it; nothing is skipped. When a 3008 release fixes the syndic, drop 3008 from
 BROKEN_SYNDIC: test_the_topology_runs_a_release_whose_syndic_works then runs it on 3008.
 
 Like Salt's own syndic tests, the lower master publishes on the top's publish port, on
-another loopback address: the syndic expects both masters on the same publish port.
+another loopback address (those tests call it a drawback of the current syndic design).
 """
 
 import subprocess
