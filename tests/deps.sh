@@ -48,8 +48,7 @@ needs() {
             echo "/usr/include/json-c/json.h libjson-c-dev"
             echo "/usr/include/libudev.h libudev-dev" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
-            echo "strings binutils"
-            echo "strace strace" ;;
+            echo "strings binutils" ;;
         *)
             echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart bench" >&2
             exit 2 ;;
