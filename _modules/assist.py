@@ -241,7 +241,10 @@ def status():
         salt '*' assist.status
         salt '*' assist.status --out=json
     """
-    cfg, backend = _backend()
+    return _status(*_backend())
+
+
+def _status(cfg, backend):
     pids = backend.client_pids()
     return {
         "init": {"system": backend.name, "evidence": backend.evidence},
@@ -286,6 +289,67 @@ def policy(given=None):
         salt '*' assist.policy
     """
     return assist_settings.policy(__pillar__.get("assist") if given is None else given)
+
+
+def audit():
+    """
+    Compare the agent with the policy this minion should have. Returns the policy
+    (pillar ``assist``, checked as ``assist.policy`` does), what the agent has (the
+    facts ``assist.status`` gathers: client running or dead, watchdog present or
+    absent, start at boot, version, init system) and ``drift``, the differences in
+    words. ``result`` is False when anything differs, and the call then exits
+    non-zero. ``enable: null`` in the policy leaves start at boot unjudged; Windows
+    has no watchdog to judge. Nothing is changed; no command is run beyond those
+    ``assist.status`` runs. A bad policy raises the error that names the pillar key.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' assist.audit
+        salt-run assist.report
+    """
+    wanted = policy()
+    cfg, backend = _backend()
+    facts = _status(cfg, backend)
+    agent = {
+        "client": "running" if facts["client"]["running"] else "dead",
+        "daemon": "present" if facts["daemon"]["installed"] or facts["daemon"]["running"] else "absent",
+        "enable": facts["client"]["enabled"],
+        "version": facts["client"]["version"],
+        "init_system": facts["init"]["system"],
+    }
+    drift = _drift(wanted, agent, watchdog=backend.has_watchdog, watchdog_running=facts["daemon"]["running"])
+    __context__["retcode"] = 1 if drift else 0
+    return {
+        "result": not drift,
+        "comment": "; ".join(drift) if drift else "The agent follows its policy",
+        "policy": wanted,
+        "agent": agent,
+        "drift": drift,
+    }
+
+
+def _drift(wanted, agent, watchdog=True, watchdog_running=False):
+    """The differences between a checked policy and the agent's facts, in words."""
+    drift = []
+    if agent["client"] != wanted["client"]:
+        if agent["client"] == "running":
+            drift.append("client is running, policy says dead")
+        elif agent["version"] is None:
+            drift.append("client is not installed, policy says running")
+        else:
+            drift.append("client is stopped, policy says running")
+    if watchdog and agent["daemon"] != wanted["daemon"]:
+        if agent["daemon"] == "present":
+            said = "running" if watchdog_running else "installed"
+            drift.append(f"watchdog is {said}, policy says absent")
+        else:
+            drift.append("watchdog is absent, policy says present")
+    if wanted["enable"] is not None and agent["enable"] != wanted["enable"]:
+        words = {True: "on", False: "off"}
+        drift.append(f"start at boot is {words[agent['enable']]}, policy says {words[wanted['enable']]}")
+    return drift
 
 
 def remove_daemon(test=False):

@@ -1,12 +1,15 @@
-"""The product's main job on one machine: a salt-master and two salt-minions on
+"""The product's main job on one machine: a salt-master and three salt-minions on
 loopback, each minion with a fake Cloud Assistant agent (real client and watchdog
 processes) in its own sandbox root.
 
-  web-1  in no pillar group: the agent runs and its watchdog stays
-  db-1   grain assist_policy=frozen: the agent is stopped for good
+  web-1    in no pillar group: the agent runs and its watchdog stays
+  build-1  'build-*': the agent runs, without its watchdog
+  db-1     grain assist_policy=frozen: the agent is stopped for good
 
-Shown with Salt's own output: assist.status, a highstate in test mode, the highstate,
-and assist.status again. Everything lives in demo-work/ and is stopped at the end.
+Shown with Salt's own output, the fleet's loop: the report (who drifts and why), a
+rollout (canary, then waves), the report again, then db-1's agent started behind
+Salt's back and put back by the beacon and the reactor. Everything lives in demo-work/
+and is stopped at the end.
 """
 
 import os
@@ -21,11 +24,18 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support import fakeagent  # noqa: E402  (after the path is set)
+from tests.conftest import EXTENSION_FOLDERS  # noqa: E402  (after the path is set)
+from tests.support import fakeagent  # noqa: E402
 
 WORK = REPO / "demo-work"
 BIN = pathlib.Path(sys.executable).parent
-MINIONS = {"web-1": {}, "db-1": {"assist_policy": "frozen"}}
+MINIONS = {"web-1": {}, "build-1": {}, "db-1": {"assist_policy": "frozen"}}
+# The README's configuration with a shorter beacon interval (60 s there), so that the
+# demo sees the beacon act soon; the reactor's least time between two state runs on
+# one minion stays below it.
+BEACON_INTERVAL = 5
+ENFORCE_INTERVAL = 4
+ROLLOUT = '{"assist_rollout": {"target": "*", "canary": ["db-1"], "batch": 1}}'
 
 
 def free_port():
@@ -44,7 +54,7 @@ def write_config(path, settings):
 def configure(ports):
     ext = WORK / "ext"
     ext.mkdir(parents=True)
-    for kind in ("_modules", "_states", "_utils", "_grains"):
+    for kind in EXTENSION_FOLDERS:
         (ext / kind).symlink_to(REPO / kind)
     common = {"user": os.environ.get("USER") or "root", "log_level_logfile": "info"}
     write_config(
@@ -58,6 +68,8 @@ def configure(ports):
             auto_accept=True,
             file_roots={"base": [str(REPO / "salt"), str(ext)]},
             pillar_roots={"base": [str(REPO / "pillar")]},
+            reactor=[{"salt/beacon/*/assist/*": ["salt://assist/reactor/drift.sls"]}],
+            assist_enforce_interval=ENFORCE_INTERVAL,
         ),
     )
     for name, grains in MINIONS.items():
@@ -72,15 +84,38 @@ def configure(ports):
                 publish_port=ports[0],
                 grains=grains,
                 assist={"lookup": {"root": str(WORK / "sandbox" / name), "run_image_programs": True}},
+                beacons={"assist": [{"interval": BEACON_INTERVAL}]},
             ),
         )
 
 
-def salt(*args):
+def salt(*args, quiet=False):
     """Run the salt CLI against the demo master, showing the command and its output."""
-    argv = [str(BIN / "salt"), "-c", str(WORK / "conf"), "--timeout=60", *args]
-    print(f"\n$ salt {' '.join(args)}", flush=True)
-    return subprocess.run(argv, check=False).returncode
+    return run("salt", "--timeout=60", *args, quiet=quiet)
+
+
+def salt_run(*args, quiet=False):
+    return run("salt-run", *args, quiet=quiet)
+
+
+# Salt 3008.4's salt-run warns, at exit, about clients it did not close itself (its own
+# Runner and MasterMinion, and saltutil.runner's in orchestration): noise, not ours.
+SALT_NOISE = "call ``destroy()`` or use as a context manager"
+
+
+def run(program, *args, quiet=False):
+    argv = [str(BIN / program), "-c", str(WORK / "conf"), *args]
+    shown = " ".join(f"'{arg}'" if " " in arg or "*" in arg else arg for arg in args if not arg.startswith("--timeout"))
+    print(f"\n$ {program} {shown}", flush=True)
+    done = subprocess.run(argv, check=False, stdout=subprocess.PIPE if quiet else None, stderr=subprocess.PIPE, text=True)
+    said = [line for line in done.stderr.splitlines() if SALT_NOISE not in line]
+    if said and not quiet:
+        print("\n".join(said), file=sys.stderr, flush=True)
+    return done.returncode
+
+
+def say(text):
+    print(f"\ndemo: {text}", flush=True)
 
 
 def wait_for_minions(deadline=90):
@@ -97,32 +132,56 @@ def wait_for_minions(deadline=90):
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     configure((free_port(), free_port()))
-    agents, daemons = [], []
+    agents, daemons = {}, []
     try:
         for name in MINIONS:
-            agent = fakeagent.install(WORK / "sandbox" / name, init="sysvinit")
-            agents.append(agent)
-            agent.start()
+            agents[name] = fakeagent.install(WORK / "sandbox" / name, init="sysvinit")
+            agents[name].start()
         # The daemons' own chatter (start-up, shutdown) goes to demo-work/daemons.log.
         log = open(WORK / "daemons.log", "ab")  # noqa: SIM115  (closed with the daemons)
         spawn = [[str(BIN / "salt-master"), "-c", str(WORK / "conf")]]
         spawn += [[str(BIN / "salt-minion"), "-c", str(WORK / name)] for name in MINIONS]
         for argv in spawn:
             daemons.append(subprocess.Popen(argv, stdout=log, stderr=log))
-        print("demo: master and minions web-1, db-1 starting on 127.0.0.1 ...", flush=True)
+        print(f"demo: master and minions {', '.join(MINIONS)} starting on 127.0.0.1 ...", flush=True)
         wait_for_minions()
-        subprocess.run(
-            [str(BIN / "salt"), "-c", str(WORK / "conf"), "*", "saltutil.sync_all"],
-            capture_output=True,
-            check=True,
-        )
         failures = 0
-        failures += salt("*", "assist.status")
-        failures += salt("*", "state.highstate", "test=True", "--state-output=changes")
-        failures += salt("*", "state.highstate", "--state-output=changes")
-        failures += salt("*", "assist.status")
-        print("\ndemo: web-1 kept its agent and watchdog; db-1's watchdog is gone and its client "
-              "is stopped and off at boot.", flush=True)
+        say("enforcement is paused on every minion while we look and roll out (the beacon "
+            "honours grain assist_paused); then the modules, beacon and runners are synced.")
+        failures += salt("*", "grains.setval", "assist_paused", "true", "--out=txt")
+        failures += salt("*", "saltutil.sync_all", quiet=True)
+        failures += salt_run("saltutil.sync_runners", quiet=True)
+
+        say("who drifts from the policy of their group, and why:")
+        salt_run("assist.report")  # drift is what we came to see: its exit status is not judged
+        say("the rollout: db-1 first (the canary), then one minion at a time, audited after each step.")
+        failures += salt_run("state.orchestrate", "assist.orch.rollout", f"pillar={ROLLOUT}", "--state-output=terse")
+        say("afterwards, strict: any drift, error or silent minion would fail this command.")
+        failures += salt_run("assist.report", "strict=True")
+
+        say(f"enforcement resumed; db-1's client is started behind Salt's back. Its beacon "
+            f"(every {BEACON_INTERVAL} s) reports the drift, the reactor applies db-1's own "
+            "assist state, the beacon reports it compliant:")
+        failures += salt("*", "grains.delkey", "assist_paused", quiet=True)
+        time.sleep(BEACON_INTERVAL)  # the beacons see the grain gone and find nothing to say
+        events = subprocess.Popen(
+            [str(BIN / "salt-run"), "-c", str(WORK / "conf"), "state.event", "salt/beacon/db-1/assist/*", "count=2", "--quiet"],
+            stderr=subprocess.DEVNULL,  # only Salt's exit-time noise (SALT_NOISE)
+        )
+        time.sleep(2)  # listening
+        script = agents["db-1"].sysv_script
+        print(f"\n$ {script} start", flush=True)
+        subprocess.run([str(script), "start"], check=True, timeout=15)
+        try:
+            failures += events.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            events.kill()
+            failures += 1
+            print("demo: the beacon and reactor did not put db-1 back within 90 s", flush=True)
+        failures += 0 if fakeagent.wait_until(lambda: not agents["db-1"].client_pids(), timeout=10) else 1
+        failures += salt_run("assist.report", "by_minion=True", "--out=table")
+        if not failures:
+            say("db-1 was put back: every minion follows its policy.")
         return 1 if failures else 0
     finally:
         for daemon in daemons:
@@ -133,7 +192,7 @@ def main():
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait()
-        for agent in agents:
+        for agent in agents.values():
             agent.cleanup()
         print("demo: stopped the master, the minions and the fake agents.", flush=True)
 

@@ -7,6 +7,8 @@ import pytest
 import salt._logging
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+# The folders saltutil.sync_all (and salt-run saltutil.sync_runners) takes from file_roots.
+EXTENSION_FOLDERS = ("_modules", "_states", "_utils", "_grains", "_runners", "_beacons")
 
 # Salt's temporary log handler otherwise writes to a closed stream at exit.
 salt._logging.shutdown_temp_handler()
@@ -25,7 +27,7 @@ def ext_root(tmp_path_factory):
     """A small file root holding only links to the custom modules (not the repository:
     the master would walk .venv and .git on every request)."""
     root = tmp_path_factory.mktemp("ext")
-    for kind in ("_modules", "_states", "_utils", "_grains"):
+    for kind in EXTENSION_FOLDERS:
         (root / kind).symlink_to(REPO / kind)
     return root
 

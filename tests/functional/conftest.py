@@ -30,6 +30,7 @@ def minion_opts(salt_factories, sandbox):
             "states_dirs": [str(REPO / "_states")],
             "utils_dirs": [str(REPO / "_utils")],
             "grains_dirs": [str(REPO / "_grains")],
+            "beacons_dirs": [str(REPO / "_beacons")],
             "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "verify_seconds": 2, "timeout": 20}},
         },
     )

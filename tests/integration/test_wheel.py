@@ -1,8 +1,11 @@
 """The Salt extension: a wheel built from this repository, installed into a fresh
-virtualenv, gives a minion the assist module, states and grain with no file_roots."""
+virtualenv, gives a minion the assist module, states, grain and beacon, and a master
+the assist runners, with no file_roots."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -10,6 +13,7 @@ import sysconfig
 import pytest
 
 from tests.conftest import REPO
+from tests.support import load_installed
 from tests.support import fakeagent
 from tests.unit.test_docs import PUBLIC
 
@@ -79,5 +83,36 @@ def test_the_installed_wheel_serves_module_grain_and_states_without_file_roots(f
         docs = salt_call(fresh_python, conf, "sys.doc", "assist")
         assert sorted(docs) == sorted(f"assist.{name}" for name in PUBLIC)
         assert all("CLI Example:" in doc for doc in docs.values())
+    finally:
+        agent.cleanup()
+
+
+def test_the_installed_wheel_serves_the_beacon_and_the_runners(fresh_python, tmp_path):
+    agent = fakeagent.install(tmp_path / "root", init="sysvinit")
+    try:
+        agent.start()
+        agent.daemon_path.unlink()  # the watchdog is gone: drift from the default policy
+        for pid in agent.daemon_pids():
+            os.kill(pid, signal.SIGKILL)
+        (tmp_path / "empty").mkdir()
+        (tmp_path / "minion").write_text(
+            f"file_client: local\nroot_dir: {tmp_path / 'minion-root'}\n"
+            f"file_roots: {{base: [{tmp_path / 'empty'}]}}\n"
+            f"assist: {{lookup: {{root: {tmp_path / 'root'}, run_image_programs: true}}}}\n"
+        )
+        (tmp_path / "master").write_text(f"root_dir: {tmp_path / 'master-root'}\n")
+        done = subprocess.run(
+            [fresh_python, load_installed.__file__, tmp_path / "minion", tmp_path / "master"],
+            capture_output=True, text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        found = json.loads(done.stdout.splitlines()[-1])
+        assert "/site-packages/saltext/assist/beacons/" in found["beacon_file"]
+        assert "/site-packages/saltext/assist/runners/" in found["runner_file"]
+        assert found["validate"] == [True, "Valid beacon configuration"]
+        (event,) = found["events"]
+        assert event["tag"].endswith("/assist/drift")
+        assert event["data"]["drift"] == ["watchdog is absent, policy says present"]
+        assert found["plan"]["error"].startswith("pillar assist_rollout:batch is 'ten'")
     finally:
         agent.cleanup()

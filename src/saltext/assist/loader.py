@@ -6,4 +6,4 @@ PACKAGE = pathlib.Path(__file__).resolve().parent
 
 
 def loader_dirs():
-    return {kind: [str(PACKAGE / kind)] for kind in ("modules", "states", "grains", "utils")}
+    return {kind: [str(PACKAGE / kind)] for kind in ("modules", "states", "grains", "utils", "runners", "beacons")}

@@ -1,0 +1,382 @@
+"""
+The fleet's Cloud Assistant agents, seen and steered from the master.
+
+``report``
+    one ``assist.audit`` over a target, counted: who follows its policy, who drifts
+    and why, who failed, who did not answer.
+``plan``
+    the steps of a rollout (canary, then waves), for ``salt/assist/orch/rollout.sls``.
+``enforce``
+    the reactor's one action (``salt/assist/reactor/drift.sls``): apply one minion's
+    own ``assist`` state, at most once per ``assist_enforce_interval`` seconds.
+
+Synced from file_roots with ``salt-run saltutil.sync_runners``; installed with pip, the
+package serves it.
+"""
+
+import collections
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import time
+
+import salt.client
+import salt.utils.minions
+from salt.exceptions import SaltClientError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "assist"
+
+# Exit status of a call with bad arguments (nothing was published).
+EX_USAGE = 2
+# The least time between two state runs the reactor starts on one minion, when the
+# master config has no assist_enforce_interval.
+ENFORCE_INTERVAL = 30
+# A plain minion id: no glob, list or compound syntax.
+MINION_ID = re.compile(r"^[^\s,*?\[\]!@]+$")
+BATCH = re.compile(r"^([1-9][0-9]*)(%?)$")
+ROLLOUT_KEYS = ("target", "canary", "batch")
+ROLLOUT_BATCH = "25%"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, strict=False, by_minion=False):
+    """
+    Audit the Cloud Assistant agent on every targeted minion (``assist.audit``) and
+    count: ``summary`` (targeted, answered, compliant, drifted, errors, unreachable),
+    ``drifted`` (minion: its differences from its policy), ``errors`` (minion: what
+    failed, such as a bad pillar or a minion without the assist module),
+    ``unreachable`` (minions that did not answer), and ``counts`` of client state,
+    watchdog, start at boot, version and init system among the minions that answered.
+
+    tgt : ``*``
+        The minions to audit.
+
+    tgt_type : glob
+        How ``tgt`` is read: glob, list, grain, pillar, compound, nodegroup, ...
+
+    timeout
+        Seconds to wait for answers before asking the silent minions whether they
+        still run the job (the master's ``timeout`` when not given).
+
+    gather_job_timeout
+        Seconds to wait for that question's answer (the master's
+        ``gather_job_timeout`` when not given). A minion that is down costs at most
+        about ``timeout`` plus ``gather_job_timeout``.
+
+    strict : False
+        Exit non-zero when any minion drifts, fails or does not answer.
+
+    by_minion : False
+        Return one row per minion instead (status, client, watchdog, start at boot,
+        version, init system, detail), for ``--out=table``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run assist.report
+        salt-run assist.report tgt='G@role:web' tgt_type=compound strict=True
+        salt-run assist.report by_minion=True --out=table
+    """
+    problem = _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_minion)
+    if problem:
+        return _usage_error(problem)
+    try:
+        targeted, answers = _publish_audit(
+            tgt,
+            tgt_type,
+            timeout or __opts__["timeout"],
+            gather_job_timeout or __opts__["gather_job_timeout"],
+        )
+    except SaltClientError as exc:
+        __context__["retcode"] = 1
+        return {"error": f"publishing assist.audit failed: {exc}", "retcode": 1}
+    ret = summarise(targeted, answers)
+    failed = bool(ret["drifted"] or ret["errors"] or ret["unreachable"])
+    if by_minion:
+        ret = {"minions": rows(targeted, answers)}
+    # salt-run's exit status follows a top-level retcode; orchestration's salt.runner
+    # judges __context__["retcode"]. Both say the same.
+    __context__["retcode"] = 1 if strict and failed else 0
+    if strict:
+        ret["retcode"] = __context__["retcode"]
+    return ret
+
+
+def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_minion):
+    """What is wrong with report's arguments, naming the argument; None when nothing."""
+    if not isinstance(tgt, (str, list)) or not tgt:
+        return f"tgt is {tgt!r}; give a target such as '*' or 'web-*'"
+    # The master's own test of a target type (salt.utils.minions.CkMinions.check_minions
+    # looks up _check_<type>_minions); _check_cache_minions is the helper the grain and
+    # pillar matchers share, not a type.
+    known = sorted(
+        name[len("_check_"):-len("_minions")]
+        for name in dir(salt.utils.minions.CkMinions)
+        if name.startswith("_check_") and name.endswith("_minions") and name != "_check_cache_minions"
+    )
+    if tgt_type not in known:
+        return f"tgt_type is {tgt_type!r}; use one of {', '.join(known)}"
+    for name, value in (("timeout", timeout), ("gather_job_timeout", gather_job_timeout)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            return f"{name} is {value!r}; give a whole number of seconds, 1 or more"
+    for name, value in (("strict", strict), ("by_minion", by_minion)):
+        if not isinstance(value, bool):
+            return f"{name} is {value!r}; use True or False"
+    return None
+
+
+def _usage_error(problem):
+    __context__["retcode"] = EX_USAGE
+    return {"error": f"assist.report: {problem}; nothing was published", "retcode": EX_USAGE}
+
+
+def _publish_audit(tgt, tgt_type, timeout, gather_job_timeout):
+    """Publish assist.audit; the minions the master targeted, and {minion: answer}
+    for those that answered (answer: the return and its retcode)."""
+    targeted, answers = [], {}
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        rows_ = client.cmd_iter(
+            tgt,
+            "assist.audit",
+            timeout=timeout,
+            tgt_type=tgt_type,
+            gather_job_timeout=gather_job_timeout,
+            yield_pub_data=True,  # first: whom the master targeted
+            # Only real answers: Salt 3008 yields a row for each silent minion when
+            # expect_minions is on (its default in get_cli_event_returns); every
+            # release here leaves it off in cmd_iter, and it is said here for all.
+            expect_minions=False,
+        )
+        for number, row in enumerate(rows_):
+            if number == 0:
+                targeted = sorted((row or {}).get("minions", []))
+                continue
+            for minion, answer in (row or {}).items():
+                if not isinstance(answer, dict) or answer.get("failed") or answer.get("out") == "no_return":
+                    continue  # a silent minion's placeholder, not an answer
+                answers[minion] = answer
+    return targeted, answers
+
+
+def _judge(answer):
+    """One minion's answer: ("compliant" | "drifted", audit) or ("error", message)."""
+    ret = answer.get("ret")
+    if isinstance(ret, dict) and isinstance(ret.get("drift"), list) and {"policy", "agent"} <= set(ret):
+        return ("drifted" if ret["drift"] else "compliant"), ret
+    message = ret if isinstance(ret, str) else f"unexpected answer from assist.audit: {ret!r}"
+    return "error", message[len("ERROR: "):] if message.startswith("ERROR: ") else message
+
+
+def summarise(targeted, answers):
+    """The report of the answers of the targeted minions (pure: no publishing)."""
+    unreachable = sorted(set(targeted) - set(answers))
+    drifted, errors = {}, {}
+    counts = {key: collections.Counter() for key in ("client", "daemon", "enable", "version", "init_system")}
+    compliant = 0
+    for minion in sorted(answers):
+        verdict, found = _judge(answers[minion])
+        if verdict == "error":
+            errors[minion] = found
+            continue
+        if verdict == "drifted":
+            drifted[minion] = found["drift"]
+        else:
+            compliant += 1
+        for key, counter in counts.items():
+            counter[_word(key, found["agent"].get(key))] += 1
+    return {
+        "summary": {
+            "targeted": len(set(targeted) | set(answers)),
+            "answered": len(answers),
+            "compliant": compliant,
+            "drifted": len(drifted),
+            "errors": len(errors),
+            "unreachable": len(unreachable),
+        },
+        "drifted": drifted,
+        "errors": errors,
+        "unreachable": unreachable,
+        "counts": {key: dict(sorted(counter.items())) for key, counter in counts.items()},
+    }
+
+
+def _word(key, value):
+    """A fact as a word that reads (and serialises) well as a count's name."""
+    if key == "enable":
+        return {True: "on", False: "off"}.get(value, "unknown")
+    return "unknown" if value is None else str(value)
+
+
+def rows(targeted, answers):
+    """One row per minion (the same keys in each), for --out=table."""
+    table = []
+    for minion in sorted(set(targeted) | set(answers)):
+        row = {"minion": minion, "status": "unreachable", "client": "", "daemon": "", "enable": "", "version": "", "init_system": "", "detail": ""}
+        if minion in answers:
+            verdict, found = _judge(answers[minion])
+            row["status"] = verdict
+            if verdict == "error":
+                row["detail"] = found
+            else:
+                row.update({key: _word(key, found["agent"].get(key)) for key in ("client", "daemon", "enable", "version", "init_system")})
+                row["detail"] = "; ".join(found["drift"])
+        table.append(row)
+    return table
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+def plan(rollout=None):
+    """
+    The steps of a rollout of the ``assist`` state, from pillar ``assist_rollout``:
+    ``target`` (a compound target), ``canary`` (a list of minion ids of the target,
+    first and alone; none by default), ``batch`` (the size of each following wave:
+    ``n`` minions or ``n%`` of the rest, at least one; 25% by default). Returns the
+    target, the canary and the waves, each a list of minion ids, as the master matches
+    the target now; a bad value returns ``error`` naming the pillar key.
+    ``salt/assist/orch/rollout.sls`` renders its steps from it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run assist.plan rollout='{"target": "web-*", "canary": ["web-1"], "batch": "50%"}'
+    """
+    try:
+        target, canary, batch = check_rollout(rollout)
+        matched = salt.utils.minions.CkMinions(__opts__).check_minions(target, "compound")["minions"]
+        ret = {"target": target, "canary": canary, "waves": waves(target, matched, canary, batch)}
+    except ValueError as exc:
+        __context__["retcode"] = 1
+        return {"error": str(exc), "retcode": 1}
+    __context__["retcode"] = 0
+    return ret
+
+
+def check_rollout(rollout):
+    """The rollout pillar's (target, canary, batch), checked; ValueError names the key."""
+    if rollout is None:
+        raise ValueError(
+            "pillar assist_rollout is missing; give at least target (a compound target), "
+            "and canary (a list of minion ids) and batch (n or n%) if wanted"
+        )
+    if not isinstance(rollout, dict):
+        raise ValueError(f"pillar assist_rollout must be a mapping of {', '.join(ROLLOUT_KEYS)}, not {type(rollout).__name__}")
+    unknown = sorted(map(str, set(rollout) - set(ROLLOUT_KEYS)))
+    if unknown:
+        raise ValueError(f"pillar assist_rollout: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(ROLLOUT_KEYS)}")
+    target = rollout.get("target")
+    if target is None or target == "":
+        raise ValueError("pillar assist_rollout:target is missing; give a compound target, such as 'web-*' or 'G@role:web'")
+    if not isinstance(target, str):
+        raise ValueError(f"pillar assist_rollout:target must be a compound target string, not {type(target).__name__}")
+    canary = rollout.get("canary", [])
+    if canary is None:
+        canary = []
+    if not isinstance(canary, list):
+        raise ValueError(f"pillar assist_rollout:canary must be a list of minion ids, not {canary!r}")
+    for minion in canary:
+        if not isinstance(minion, str) or not MINION_ID.match(minion):
+            raise ValueError(f"pillar assist_rollout:canary: {minion!r} is not a minion id; list plain ids, no patterns")
+    if len(set(canary)) != len(canary):
+        raise ValueError(f"pillar assist_rollout:canary lists a minion twice: {canary}")
+    batch = rollout.get("batch", ROLLOUT_BATCH)
+    found = BATCH.match(str(batch)) if isinstance(batch, (int, str)) and not isinstance(batch, bool) else None
+    if not found or (found.group(2) and int(found.group(1)) > 100):
+        raise ValueError(f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) or a percentage n% (1% to 100%)")
+    return target, canary, str(batch)
+
+
+def waves(target, matched, canary, batch):
+    """The waves after the canary: the target's other minions in order, ``batch`` at a
+    time (``n%``: that share of them, rounded down, at least one, as Salt's --batch)."""
+    matched = sorted(matched)
+    if not matched:
+        raise ValueError(f"pillar assist_rollout:target {target!r} matches no minion")
+    outside = [minion for minion in canary if minion not in matched]
+    if outside:
+        raise ValueError(
+            f"pillar assist_rollout:canary: {', '.join(outside)} not among the minions "
+            f"the target matches ({', '.join(matched)})"
+        )
+    rest = [minion for minion in matched if minion not in canary]
+    number, percent = BATCH.match(batch).groups()
+    size = max(1, int(number) * len(rest) // 100) if percent else int(number)
+    return [rest[start:start + size] for start in range(0, len(rest), size)]
+
+
+# --------------------------------------------------------------------------- enforce
+
+
+def enforce(minion):
+    """
+    Apply the ``assist`` state on one minion, for the reactor
+    (``salt/assist/reactor/drift.sls``): ``minion`` must be the id of an accepted
+    minion, and is targeted as a list of one (never as a pattern). At most one state
+    run is started per minion every ``assist_enforce_interval`` seconds (master
+    config, 30 by default; keep it below the beacons' interval); more calls in that
+    time start nothing and say so. Returns the job id published, or why none was.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run assist.enforce web-1
+    """
+    if not isinstance(minion, str) or not MINION_ID.match(minion):
+        log.warning("assist.enforce: %r is not a minion id; nothing was published", minion)
+        return {"minion": minion, "published": None, "comment": "not a minion id; nothing was published"}
+    accepted = salt.utils.minions.CkMinions(__opts__).check_minions(minion, "list")["minions"]
+    if minion not in accepted:
+        log.warning("assist.enforce: %s is not an accepted minion; nothing was published", minion)
+        return {"minion": minion, "published": None, "comment": "not an accepted minion; nothing was published"}
+    interval = __opts__.get("assist_enforce_interval", ENFORCE_INTERVAL)
+    last = _claim(minion, interval)
+    if last is not None:
+        log.info("assist.enforce: a state run was started on %s %.1f s ago; not again within %s s", minion, last, interval)
+        return {
+            "minion": minion,
+            "published": None,
+            "comment": f"a state run was started {last:.1f} s ago; at most one every {interval} s",
+        }
+    with salt.client.get_local_client(__opts__["conf_file"]) as client:
+        jid = client.cmd_async(minion, "state.apply", ["assist"], tgt_type="list")
+    log.info("assist.enforce: applying the assist state on %s, job %s", minion, jid)
+    return {"minion": minion, "published": jid or None, "comment": "applying the assist state"}
+
+
+def _claim(minion, interval):
+    """Take the minion's turn: None when the last state run started here is
+    ``interval`` seconds old or more (and record now), else its age. Safe for the
+    reactor's threads and processes: one file per minion, locked."""
+    directory = os.path.join(__opts__["cachedir"], "assist", "enforce")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, hashlib.sha256(minion.encode()).hexdigest())
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        now = time.time()
+        try:
+            age = now - float(os.read(fd, 64) or 0)
+        except ValueError:
+            age = now
+        if 0 <= age < interval:
+            return age
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, repr(now).encode())
+        return None
+    finally:
+        os.close(fd)

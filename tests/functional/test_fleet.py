@@ -1,0 +1,119 @@
+"""assist.audit and the assist beacon in-process, against the fake agent's real
+processes, under the default policy (no pillar: the agent runs, its watchdog stays)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import salt.beacons
+import salt.payload
+
+from tests.support import fakeagent
+
+WATCHDOG_GONE = ["client is stopped, policy says running", "watchdog is absent, policy says present"]
+
+
+def test_a_running_agent_follows_the_default_policy(assist, agent):
+    found = assist.audit()
+    assert found == {
+        "result": True,
+        "comment": "The agent follows its policy",
+        "policy": {"client": "running", "daemon": "present", "enable": None},
+        "agent": {"client": "running", "daemon": "present", "enable": True, "version": "2.5.3.650", "init_system": "sysvinit"},
+        "drift": [],
+    }
+
+
+def test_a_stopped_agent_drifts_and_the_call_fails(assist, agent, loaders):
+    assist.stop(disable=True)
+    found = assist.audit()
+    assert found["result"] is False
+    assert found["drift"] == WATCHDOG_GONE  # start at boot is off, but enable: null is not judged
+    assert found["agent"]["enable"] is False
+    assert loaders.context["retcode"] == 1
+
+
+def test_the_audit_changes_nothing(assist, agent):
+    before = agent.client_pids(), agent.daemon_pids(), agent.protected_snapshot()
+    assist.audit()
+    assert (agent.client_pids(), agent.daemon_pids(), agent.protected_snapshot()) == before
+
+
+@pytest.fixture
+def beacons(assist, loaders):
+    """The beacons as the minion runs them (salt.beacons.Beacon), with no memory yet."""
+    os.makedirs(loaders.opts["cachedir"], exist_ok=True)
+    memory = os.path.join(loaders.opts["cachedir"], "assist.beacon.json")
+    if os.path.exists(memory):
+        os.unlink(memory)
+    yield lambda: salt.beacons.Beacon(loaders.opts, loaders.modules)
+    if os.path.exists(memory):
+        os.unlink(memory)
+
+
+def fire(beacon, grains=None):
+    """One run of the configured assist beacon: the (tag, data) it fires."""
+    events = beacon.process({"assist": [{"reminder": 3600}]}, grains or {})
+    return [(event["tag"].rsplit("/", 1)[1], event["data"]) for event in events]
+
+
+def test_the_beacon_fires_once_per_change_and_remembers_across_a_reload(beacons, assist, agent):
+    beacon = beacons()
+    assert fire(beacon) == []  # compliant from the start: nothing to say
+    assist.stop()
+    ((what, data),) = fire(beacon)
+    assert what == "drift" and data["drift"] == WATCHDOG_GONE and data["reminder"] is False
+    assert fire(beacon) == []
+    assert fire(beacons()) == []  # the beacons reloaded: the same drift is not said again
+    assist.start()
+    ((what, data),) = fire(beacon)
+    assert (what, data["drift"]) == ("drift", ["watchdog is absent, policy says present"])
+    fakeagent.install(agent.dest, init="sysvinit").start()  # the package reinstalled: the watchdog is back
+    assert [what for what, _ in fire(beacon)] == ["compliant"]
+    assert fire(beacon) == []
+
+
+def test_the_paused_beacon_is_quiet_and_reports_at_once_when_resumed(beacons, assist, agent):
+    beacon = beacons()
+    assist.stop()
+    assert fire(beacon, {"assist_paused": True}) == []
+    assert [what for what, _ in fire(beacon)] == ["drift"]
+    assert fire(beacon, {"assist_paused": True}) == []
+    assert [what for what, _ in fire(beacon)] == ["drift"]  # a pause forgets: said again on resume
+
+
+def test_a_failing_audit_is_one_error_event(beacons, agent, lookup):
+    lookup["sysv_script"] = "/etc/init.d/no-such-service"
+    beacon = beacons()
+    ((what, data),) = fire(beacon)
+    assert what == "error"
+    assert "the client's init script /etc/init.d/no-such-service is missing" in data["error"]
+    assert fire(beacon) == []
+
+
+@pytest.fixture
+def state_job_running(loaders):
+    """A state job as the minion records it while it runs: a proc file naming a live
+    process whose command line says salt (Salt checks both); removed afterwards."""
+    proc = os.path.join(loaders.opts["cachedir"], "proc")
+    os.makedirs(proc, exist_ok=True)
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "salt-minion-state-job"])
+    path = os.path.join(proc, "20260101000000000001")
+    with open(path, "wb") as handle:
+        handle.write(salt.payload.dumps({"fun": "state.apply", "pid": job.pid, "jid": "20260101000000000001"}))
+    try:
+        yield
+    finally:
+        job.kill()
+        job.wait()
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def test_the_beacon_is_quiet_while_a_state_job_runs(beacons, assist, agent, state_job_running, loaders):
+    beacon = beacons()
+    assist.stop()
+    assert fire(beacon) == []
+    os.unlink(os.path.join(loaders.opts["cachedir"], "proc", "20260101000000000001"))
+    assert [what for what, _ in fire(beacon)] == ["drift"]

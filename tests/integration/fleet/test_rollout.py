@@ -1,0 +1,97 @@
+"""salt-run state.orchestrate assist.orch.rollout: the canary first, then waves, an
+audit after each step, the whole rollout halting at the first failure with the minions
+not yet reached untouched."""
+
+import json
+import time
+
+import pytest
+
+from tests.integration.fleet.conftest import EVENTS_ARRIVE, state_jobs
+from tests.support.fakeagent import holds_for
+
+TARGET = "L@web-2,build-2,db-2"
+
+
+def rollout(fleet_run, rollout):
+    return fleet_run.run("state.orchestrate", "assist.orch.rollout", "pillar=" + json.dumps({"assist_rollout": rollout}))
+
+
+def steps(ret):
+    """The orchestration's steps, in the order they ran: (id, result)."""
+    (states,) = ret.data["data"].values() if "data" in ret.data else ret.data.values()
+    ran = sorted(states.values(), key=lambda state: state["__run_num__"])
+    return [(state["__id__"], state["result"]) for state in ran]
+
+
+def processes(agents):
+    return {name: (agent.client_pids(), agent.daemon_pids()) for name, agent in agents.items()}
+
+
+def state_runs(event_listener, master, since):
+    """Minions that were sent a state run since ``since``, from the master's events (as
+    forwarded to the test: given a moment to arrive)."""
+    time.sleep(EVENTS_ARRIVE)
+    return sorted(
+        minion
+        for event in state_jobs(event_listener, master, since)
+        for minion in event.data["minions"]
+    )
+
+
+def test_a_good_rollout_converges_every_minion_canary_first(fleet_run, fleet_master, fleet_agents, event_listener):
+    since = time.time()
+    ret = rollout(fleet_run, {"target": TARGET, "canary": ["db-2"], "batch": "50%"})
+    assert ret.returncode == 0, ret
+    assert steps(ret) == [
+        ("assist-rollout-canary", True),
+        ("assist-rollout-canary-audit", True),
+        ("assist-rollout-wave-1", True),
+        ("assist-rollout-wave-1-audit", True),
+        ("assist-rollout-wave-2", True),
+        ("assist-rollout-wave-2-audit", True),
+        ("assist-rollout-report", True),
+    ]
+    # One state run per minion, the canary first; the waves: half of the other two each.
+    assert state_runs(event_listener, fleet_master, since) == ["build-2", "db-2", "web-2"]
+    assert holds_for(lambda: fleet_agents["db-2"].client_pids() == [], 1.0)
+    assert not fleet_agents["db-2"].daemon_pids()
+    assert fleet_agents["build-2"].client_pids() and not fleet_agents["build-2"].daemon_pids()
+    assert fleet_agents["web-2"].client_pids() and fleet_agents["web-2"].daemon_pids()
+    report = fleet_run.run("assist.report", f"tgt={TARGET}", "tgt_type=compound", "strict=True")
+    assert report.returncode == 0 and report.data["summary"]["compliant"] == 3, report
+
+
+def test_a_failing_canary_halts_the_rollout_and_the_others_stay_as_they_were(fleet_run, fleet_master, fleet_agents, event_listener):
+    # The canary's watchdog refuses to stop: removing it fails for real.
+    fleet_agents["build-2"].set_fault("daemon-stop-fails")
+    before = processes(fleet_agents)
+    since = time.time()
+    ret = rollout(fleet_run, {"target": TARGET, "canary": ["build-2"], "batch": 1})
+    assert ret.returncode != 0, ret
+    ran = steps(ret)
+    assert ran[0] == ("assist-rollout-canary", False), ran
+    assert all(result is not True for _, result in ran[1:]), ran
+    assert "assist_daemon --stop" in json.dumps(ret.data)
+    assert state_runs(event_listener, fleet_master, since) == ["build-2"]
+    # Nobody else was touched: the same processes run, watchdogs included.
+    assert processes(fleet_agents) == before
+
+
+@pytest.mark.parametrize(
+    "given, named",
+    [
+        ({"canary": ["db-2"]}, "pillar assist_rollout:target is missing"),
+        ({"target": TARGET, "batch": "ten"}, "pillar assist_rollout:batch is 'ten'"),
+        ({"target": TARGET, "canary": "db-2"}, "pillar assist_rollout:canary must be a list of minion ids"),
+        ({"target": TARGET, "canary": ["nobody-2"]}, "pillar assist_rollout:canary: nobody-2 not among the minions"),
+    ],
+)
+def test_a_bad_rollout_pillar_names_the_key_and_changes_nothing(fleet_run, fleet_master, fleet_agents, event_listener, given, named):
+    before = processes(fleet_agents)
+    since = time.time()
+    ret = rollout(fleet_run, given)
+    assert ret.returncode != 0, ret
+    assert named in ret.stdout + ret.stderr, ret
+    assert state_runs(event_listener, fleet_master, since) == []
+    assert processes(fleet_agents) == before

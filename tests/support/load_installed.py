@@ -1,0 +1,43 @@
+"""Load the assist beacon and runners the way the minion and the master do, from
+whatever Python this runs in, and print what they gave as JSON.
+
+    python load_installed.py MINION_CONFIG MASTER_CONFIG
+
+tests/integration/test_wheel.py runs it in a virtualenv holding only the wheel: the
+modules come from the installed package (the salt.loader entry point), not file_roots.
+"""
+
+import inspect
+import json
+import sys
+
+import salt.beacons
+import salt.config
+import salt.loader
+
+
+def source(loaded):
+    """The file a function the loader gave came from (the loader wraps it)."""
+    return inspect.getfile(getattr(loaded, "func", loaded))
+
+
+def main(minion_config, master_config):
+    minion = salt.config.minion_config(minion_config)
+    minion["grains"] = salt.loader.grains(minion)
+    minion["pillar"] = {}
+    functions = salt.loader.minion_mods(minion)
+    beacons = salt.beacons.Beacon(minion, functions)
+    runners = salt.loader.runner(salt.config.master_config(master_config))
+    found = {
+        "beacon_file": source(beacons.beacons["assist.beacon"]),
+        "validate": beacons.beacons["assist.validate"]([{"interval": 60}]),
+        # What the minion would fire now (no interval: the beacon runs on this call).
+        "events": beacons.process({"assist": [{"reminder": 600}]}, minion["grains"]),
+        "runner_file": source(runners["assist.report"]),
+        "plan": runners["assist.plan"](rollout={"target": "web-*", "batch": "ten"}),
+    }
+    print(json.dumps(found, default=str))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,298 @@
+"""Fleet operations, their pure parts: the audit's drift in words, the report's
+counting, the rollout pillar's check and waves, the beacon's change-only rule and its
+configuration, the reactor runner's turn per minion."""
+
+import pytest
+
+from tests.conftest import REPO, load_source
+from tests.unit.conftest import assist
+
+runner = load_source("assist_runner", REPO / "_runners" / "assist.py")
+beacon = load_source("assist_beacon", REPO / "_beacons" / "assist.py")
+
+
+@pytest.fixture
+def configure_loader_modules(tmp_path):
+    return {
+        assist: {"__context__": {}},
+        runner: {"__opts__": {"cachedir": str(tmp_path), "assist_enforce_interval": 30}, "__context__": {}},
+        beacon: {"__opts__": {"cachedir": str(tmp_path)}},
+    }
+
+
+# --------------------------------------------------------------------------- audit
+
+RUNNING = {"client": "running", "daemon": "present", "enable": True, "version": "2.5.3.650", "init_system": "sysvinit"}
+DEAD = {"client": "dead", "daemon": "absent", "enable": False, "version": "2.5.3.650", "init_system": "sysvinit"}
+FROZEN = {"client": "dead", "daemon": "absent", "enable": False}
+DEFAULT = {"client": "running", "daemon": "present", "enable": None}
+
+
+def test_an_agent_that_follows_its_policy_has_no_drift():
+    assert assist._drift(DEFAULT, RUNNING) == []
+    assert assist._drift(FROZEN, DEAD) == []
+
+
+def test_each_difference_is_said_in_words_in_a_fixed_order():
+    assert assist._drift(FROZEN, RUNNING, watchdog_running=True) == [
+        "client is running, policy says dead",
+        "watchdog is running, policy says absent",
+        "start at boot is on, policy says off",
+    ]
+    assert assist._drift(FROZEN, RUNNING) == [
+        "client is running, policy says dead",
+        "watchdog is installed, policy says absent",
+        "start at boot is on, policy says off",
+    ]
+    assert assist._drift({"client": "running", "daemon": "present", "enable": True}, DEAD) == [
+        "client is stopped, policy says running",
+        "watchdog is absent, policy says present",
+        "start at boot is off, policy says on",
+    ]
+
+
+def test_a_missing_agent_is_named_as_such():
+    missing = dict(DEAD, version=None)
+    assert assist._drift(DEFAULT, missing) == [
+        "client is not installed, policy says running",
+        "watchdog is absent, policy says present",
+    ]
+
+
+def test_enable_null_leaves_start_at_boot_unjudged():
+    assert assist._drift(DEFAULT, dict(RUNNING, enable=False)) == []
+    assert assist._drift(DEFAULT, dict(RUNNING, enable=True)) == []
+
+
+def test_windows_has_no_watchdog_to_judge():
+    assert assist._drift(DEFAULT, dict(RUNNING, daemon="absent", init_system="windows"), watchdog=False) == []
+
+
+# --------------------------------------------------------------------------- report
+
+
+def audit(agent, drift=(), policy=DEFAULT):
+    return {"ret": {"result": not drift, "policy": policy, "agent": agent, "drift": list(drift)}, "retcode": 1 if drift else 0}
+
+
+def test_the_report_counts_compliant_drifted_errors_and_unreachable():
+    answers = {
+        "web-1": audit(RUNNING),
+        "db-1": audit(RUNNING, ["client is running, policy says dead"], FROZEN),
+        "bad-1": {"ret": 'ERROR: pillar assist:client is "stopped"; use running or dead', "retcode": 1},
+        "old-1": {"ret": "'assist.audit' is not available.", "retcode": 254},
+    }
+    report = runner.summarise(["web-1", "db-1", "bad-1", "old-1", "gone-1"], answers)
+    assert report["summary"] == {"targeted": 5, "answered": 4, "compliant": 1, "drifted": 1, "errors": 2, "unreachable": 1}
+    assert report["drifted"] == {"db-1": ["client is running, policy says dead"]}
+    assert report["errors"] == {
+        "bad-1": 'pillar assist:client is "stopped"; use running or dead',
+        "old-1": "'assist.audit' is not available.",
+    }
+    assert report["unreachable"] == ["gone-1"]
+    # Counted over the minions whose audit answered (errors have no facts).
+    assert report["counts"] == {
+        "client": {"running": 2},
+        "daemon": {"present": 2},
+        "enable": {"on": 2},
+        "version": {"2.5.3.650": 2},
+        "init_system": {"sysvinit": 2},
+    }
+
+
+def test_an_answer_that_is_no_audit_is_an_error_not_a_crash():
+    report = runner.summarise(["x"], {"x": {"ret": {"result": True}, "retcode": 0}})
+    assert report["errors"]["x"].startswith("unexpected answer from assist.audit")
+
+
+def test_an_empty_target_gives_zero_counts():
+    report = runner.summarise([], {})
+    assert report["summary"] == dict.fromkeys(("targeted", "answered", "compliant", "drifted", "errors", "unreachable"), 0)
+
+
+def test_rows_hold_the_same_keys_for_every_minion_for_the_table_outputter():
+    answers = {"web-1": audit(RUNNING), "bad-1": {"ret": "ERROR: boom", "retcode": 1}}
+    table = runner.rows(["web-1", "bad-1", "gone-1"], answers)
+    assert [row["minion"] for row in table] == ["bad-1", "gone-1", "web-1"]
+    assert [row["status"] for row in table] == ["error", "unreachable", "compliant"]
+    assert len({tuple(sorted(row)) for row in table}) == 1
+    assert all(isinstance(value, str) for row in table for value in row.values())
+    assert table[0]["detail"] == "boom"
+    assert table[2]["enable"] == "on"
+
+
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"tgt_type": "bogus"}, "tgt_type is 'bogus'; use one of "),
+        ({"tgt_type": "cache"}, "tgt_type is 'cache'; use one of "),
+        ({"tgt_type": ["glob"]}, "tgt_type is ['glob']"),
+        ({"timeout": -1}, "timeout is -1; give a whole number of seconds"),
+        ({"timeout": "soon"}, "timeout is 'soon'"),
+        ({"gather_job_timeout": 0}, "gather_job_timeout is 0"),
+        ({"strict": "yes"}, "strict is 'yes'; use True or False"),
+        ({"by_minion": 1}, "by_minion is 1"),
+        ({"tgt": ""}, "tgt is ''"),
+    ],
+)
+def test_bad_report_arguments_are_named(kwargs, named):
+    arguments = dict(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, strict=False, by_minion=False)
+    arguments.update(kwargs)
+    assert named in runner._report_arguments(**arguments)
+
+
+def test_the_known_target_types_are_the_masters():
+    message = runner._report_arguments("*", "bogus", None, None, False, False)
+    for known in ("glob", "list", "grain", "compound", "nodegroup", "pillar"):
+        assert known in message
+    for known in ("glob", "list", "grain", "compound", "nodegroup", "pillar", "pcre", "ipcidr"):
+        assert runner._report_arguments("*", known, None, None, False, False) is None
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+@pytest.mark.parametrize(
+    "rollout, named",
+    [
+        (None, "pillar assist_rollout is missing"),
+        ("web-*", "pillar assist_rollout must be a mapping"),
+        ({}, "pillar assist_rollout:target is missing"),
+        ({"target": ""}, "pillar assist_rollout:target is missing"),
+        ({"target": ["web-1"]}, "pillar assist_rollout:target must be a compound target string, not list"),
+        ({"target": "*", "wave": 2}, "pillar assist_rollout: unknown key(s) wave"),
+        ({"target": "*", "canary": "web-1"}, "pillar assist_rollout:canary must be a list of minion ids, not 'web-1'"),
+        ({"target": "*", "canary": ["web-*"]}, "pillar assist_rollout:canary: 'web-*' is not a minion id"),
+        ({"target": "*", "canary": ["G@role:web"]}, "pillar assist_rollout:canary: 'G@role:web' is not a minion id"),
+        ({"target": "*", "canary": [3]}, "pillar assist_rollout:canary: 3 is not a minion id"),
+        ({"target": "*", "canary": ["a", "a"]}, "pillar assist_rollout:canary lists a minion twice"),
+        ({"target": "*", "batch": 0}, "pillar assist_rollout:batch is 0; use a number of minions n"),
+        ({"target": "*", "batch": "0%"}, "pillar assist_rollout:batch is '0%'"),
+        ({"target": "*", "batch": "101%"}, "pillar assist_rollout:batch is '101%'"),
+        ({"target": "*", "batch": "%10"}, "pillar assist_rollout:batch is '%10'"),
+        ({"target": "*", "batch": "two"}, "pillar assist_rollout:batch is 'two'"),
+        ({"target": "*", "batch": True}, "pillar assist_rollout:batch is True"),
+        ({"target": "*", "batch": 1.5}, "pillar assist_rollout:batch is 1.5"),
+    ],
+)
+def test_a_bad_rollout_pillar_names_the_key(rollout, named):
+    with pytest.raises(ValueError) as refused:
+        runner.check_rollout(rollout)
+    assert named in str(refused.value)
+
+
+def test_a_good_rollout_pillar_is_taken_with_defaults():
+    assert runner.check_rollout({"target": "web-*"}) == ("web-*", [], "25%")
+    assert runner.check_rollout({"target": "*", "canary": ["web-1"], "batch": 2}) == ("*", ["web-1"], "2")
+    assert runner.check_rollout({"target": "*", "canary": None, "batch": "100%"}) == ("*", [], "100%")
+
+
+MATCHED = [f"m{n:02}" for n in range(1, 11)]
+
+
+@pytest.mark.parametrize(
+    "canary, batch, sizes",
+    [
+        ([], "3", [3, 3, 3, 1]),
+        (["m01"], "3", [3, 3, 3]),
+        (["m01", "m02"], "50%", [4, 4]),
+        ([], "25%", [2, 2, 2, 2, 2]),  # 2.5 rounds down, as Salt's --batch
+        ([], "5%", [1] * 10),  # at least one
+        ([], "100%", [10]),
+        ([], "20", [10]),
+    ],
+)
+def test_waves_follow_the_batch_after_the_canary(canary, batch, sizes):
+    waves = runner.waves("*", MATCHED, canary, batch)
+    assert [len(wave) for wave in waves] == sizes
+    assert sorted(sum(waves, []) + canary) == MATCHED
+
+
+def test_only_a_canary_leaves_no_wave():
+    assert runner.waves("web-1", ["web-1"], ["web-1"], "1") == []
+
+
+def test_a_target_that_matches_nothing_or_misses_the_canary_is_refused():
+    with pytest.raises(ValueError, match="pillar assist_rollout:target 'nothing-\\*' matches no minion"):
+        runner.waves("nothing-*", [], [], "1")
+    with pytest.raises(ValueError, match="pillar assist_rollout:canary: db-1 not among the minions the target matches"):
+        runner.waves("web-*", ["web-1", "web-2"], ["db-1"], "1")
+
+
+# --------------------------------------------------------------------------- beacon
+
+DRIFT = ["drift", "client is running, policy says dead"]
+
+
+def test_the_beacon_fires_once_per_change_of_drift():
+    event, memory = beacon.decide(None, DRIFT, 100.0, 3600)
+    assert event == "drift"
+    assert beacon.decide(memory, DRIFT, 160.0, 3600) == (None, None)
+    other = ["drift", "watchdog is installed, policy says absent"]
+    event, memory = beacon.decide(memory, other, 220.0, 3600)
+    assert event == "drift" and memory["seen"] == other
+    event, memory = beacon.decide(memory, ["compliant"], 280.0, 3600)
+    assert event == "compliant"
+    assert beacon.decide(memory, ["compliant"], 9999.0, 3600) == (None, None)
+
+
+def test_a_compliant_start_is_silent():
+    event, memory = beacon.decide(None, ["compliant"], 1.0, 3600)
+    assert event is None and memory["seen"] == ["compliant"]
+
+
+def test_a_lasting_drift_or_error_is_reminded_slowly():
+    _, memory = beacon.decide(None, DRIFT, 0.0, 600)
+    assert beacon.decide(memory, DRIFT, 599.0, 600) == (None, None)
+    event, memory = beacon.decide(memory, DRIFT, 600.0, 600)
+    assert event == "drift" and memory == {"seen": DRIFT, "at": 600.0, "reminder": True}
+    assert beacon.decide(memory, DRIFT, 1000.0, 600) == (None, None)
+    error = ["error", "pillar assist:client is \"stopped\"; use running or dead"]
+    _, memory = beacon.decide(None, error, 0.0, 600)
+    assert beacon.decide(memory, error, 700.0, 600)[0] == "error"
+
+
+def test_reminder_zero_never_reminds():
+    _, memory = beacon.decide(None, DRIFT, 0.0, 0)
+    assert beacon.decide(memory, DRIFT, 1e9, 0) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "config, named",
+    [
+        ({"interval": 60}, "must be a list of mappings"),
+        ([{"interval": 60}, {"remind": 10}], "unknown key(s) remind"),
+        ([{"interval": 0}], "interval is 0"),
+        ([{"interval": "60"}], "interval is '60'"),
+        ([{"reminder": -1}], "reminder is -1"),
+        ([{"reminder": True}], "reminder is True"),
+    ],
+)
+def test_a_bad_beacon_configuration_is_refused_naming_the_key(config, named):
+    valid, message = beacon.validate(config)
+    assert valid is False and named in message
+
+
+def test_the_documented_beacon_configurations_are_valid():
+    assert beacon.validate([{"interval": 60}]) == (True, "Valid beacon configuration")
+    assert beacon.validate([{"interval": 60}, {"reminder": 0}, {"disable_during_state_run": True}])[0] is True
+    assert beacon.validate([{"interval": 5}, {"reminder": 600}, {"_beacon_name": "assist"}])[0] is True
+
+
+@pytest.mark.parametrize("value, paused", [(True, True), ("true", True), ("True", True), (False, False), (None, False), ("no", False)])
+def test_the_pause_grain(value, paused):
+    assert beacon.paused({"assist_paused": value} if value is not None else {}) is paused
+
+
+# --------------------------------------------------------------------------- enforce
+
+
+def test_one_state_run_per_minion_per_interval(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(runner.time, "time", lambda: now[0])
+    assert runner._claim("web-1", 30) is None
+    now[0] += 10
+    assert runner._claim("web-1", 30) == 10.0
+    assert runner._claim("db-1", 30) is None  # each minion has its own turn
+    now[0] += 20
+    assert runner._claim("web-1", 30) is None
