@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
 # ruff over the project's Python (pyproject.toml: [tool.ruff]).
-LINT := _modules _states _grains _utils src tests demo bench
+LINT := _modules _states _grains _utils _runners _beacons src tests demo bench
 
 # The syndic test runs Salt 3007's daemons (3008.4's syndic is broken; see
 # tests/integration/syndic.py), so the integration tier needs .venv-3007 too.

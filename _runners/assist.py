@@ -222,14 +222,16 @@ def rows(targeted, answers):
     """One row per minion (the same keys in each), for --out=table."""
     table = []
     for minion in sorted(set(targeted) | set(answers)):
-        row = {"minion": minion, "status": "unreachable", "client": "", "daemon": "", "enable": "", "version": "", "init_system": "", "detail": ""}
+        row = dict.fromkeys(("client", "daemon", "enable", "version", "init_system", "detail"), "")
+        row = {"minion": minion, "status": "unreachable", **row}
         if minion in answers:
             verdict, found = _judge(answers[minion])
             row["status"] = verdict
             if verdict == "error":
                 row["detail"] = found
             else:
-                row.update({key: _word(key, found["agent"].get(key)) for key in ("client", "daemon", "enable", "version", "init_system")})
+                facts = ("client", "daemon", "enable", "version", "init_system")
+                row.update({key: _word(key, found["agent"].get(key)) for key in facts})
                 row["detail"] = "; ".join(found["drift"])
         table.append(row)
     return table
@@ -295,7 +297,9 @@ def check_rollout(rollout):
     batch = rollout.get("batch", ROLLOUT_BATCH)
     found = BATCH.match(str(batch)) if isinstance(batch, (int, str)) and not isinstance(batch, bool) else None
     if not found or (found.group(2) and int(found.group(1)) > 100):
-        raise ValueError(f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) or a percentage n% (1% to 100%)")
+        raise ValueError(
+            f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) or a percentage n% (1% to 100%)"
+        )
     return target, canary, str(batch)
 
 

@@ -23,10 +23,10 @@ from saltfactories.plugins.event_listener import EventListener
 from saltfactories.plugins.log_server import LogServer
 from swarm import Swarm
 
+from tests.conftest import EXTENSION_FOLDERS
 from tests.support import fakeagent
 
 LOOPBACK = "127.0.0.1"
-EXTENSIONS = ("_modules", "_states", "_utils", "_grains", "_runners")
 QUIET = "warning"  # daemons log warnings and worse: what a production minion logs
 WATCHDOG_INTERVAL = 5.0  # s; the fake watchdog's poll (0.1 s in tests) would load 2 cores
 # Salt's own default; salt-factories sets 0.05 s, which makes 20 idle minions busy.
@@ -57,9 +57,8 @@ def state_roots(work):
     (bench_root / "empty.sls").write_text("# An empty state: the baseline of a state run.\n")
     ext_root = work / "ext"
     ext_root.mkdir()
-    for kind in EXTENSIONS:
-        if (REPO / kind).is_dir():
-            (ext_root / kind).symlink_to(REPO / kind)
+    for kind in EXTENSION_FOLDERS:
+        (ext_root / kind).symlink_to(REPO / kind)
     return [str(bench_root), str(REPO / "salt"), str(ext_root)]
 
 

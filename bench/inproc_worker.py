@@ -19,13 +19,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import salt.config  # noqa: E402
 import yaml  # noqa: E402
-from common import REPO  # noqa: E402  (sets the import path)
 from saltfactories.utils.functional import Loaders  # noqa: E402
 
+from tests.conftest import extension_dirs  # noqa: E402
 from tests.support import fakeagent  # noqa: E402
-
-EXTENSION_DIRS = {"module_dirs": "_modules", "states_dirs": "_states", "utils_dirs": "_utils",
-                  "grains_dirs": "_grains"}
 
 
 def minion_opts(work, sandbox):
@@ -37,9 +34,7 @@ def minion_opts(work, sandbox):
         "log_level": "warning",
         "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "timeout": 20}},
     }
-    for key, folder in EXTENSION_DIRS.items():
-        if (REPO / folder).is_dir():
-            config[key] = [str(REPO / folder)]
+    config.update(extension_dirs())
     path = work / "minion.conf"
     path.write_text(yaml.safe_dump(config))
     return salt.config.minion_config(str(path))

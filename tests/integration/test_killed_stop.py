@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import extension_dirs
 from tests.support import fakeagent
 from tests.support.fakeagent import holds_for
 
@@ -40,9 +40,7 @@ def salt_call(tmp_path_factory):
                 "id": "killed",
                 "file_client": "local",
                 "root_dir": str(base / "minion"),
-                "module_dirs": [str(REPO / "_modules")],
-                "utils_dirs": [str(REPO / "_utils")],
-                "grains_dirs": [str(REPO / "_grains")],
+                **extension_dirs(),
                 "log_level_logfile": "quiet",
                 "assist": {"lookup": {"root": str(root), "run_image_programs": True, "verify_seconds": 2}},
             }

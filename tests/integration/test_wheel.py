@@ -13,8 +13,7 @@ import sysconfig
 import pytest
 
 from tests.conftest import REPO
-from tests.support import load_installed
-from tests.support import fakeagent
+from tests.support import fakeagent, load_installed
 from tests.unit.test_docs import PUBLIC
 
 

@@ -7,7 +7,9 @@ The tests run in file order: each leaves the containers in the state the next ex
 import subprocess
 import sys
 
-from tests.conftest import REPO
+import yaml
+
+from tests.conftest import extension_dirs
 from tests.support.fakeagent import wait_until
 from tests.system.conftest import reboot, settle
 
@@ -142,10 +144,7 @@ def test_highstate_freezes_and_the_freeze_survives_a_reboot(salt_cli, boxes):
 
 def test_the_host_with_systemd_installed_but_not_running_gets_an_error(tmp_path):
     """This machine: systemd's /sbin/init, but PID 1 is something else."""
-    (tmp_path / "minion").write_text(
-        f"file_client: local\nroot_dir: {tmp_path}\n"
-        f"module_dirs: [{REPO / '_modules'}]\nutils_dirs: [{REPO / '_utils'}]\n"
-    )
+    (tmp_path / "minion").write_text(yaml.safe_dump({"file_client": "local", "root_dir": str(tmp_path), **extension_dirs()}))
     done = subprocess.run(
         [f"{sys.prefix}/bin/salt-call", "--local", "-c", str(tmp_path), "--retcode-passthrough", "assist.stop"],
         capture_output=True,
