@@ -39,5 +39,5 @@ def assist_agent():
     except CommandExecutionError:
         found = None
     system = found["system"] if found else None
-    version = assist_init.BACKENDS[system or "sysvinit"](cfg, None, {}, None).version()
+    version = assist_init.BACKENDS.get(system, assist_init.Backend)(cfg, None, {}, None).version()
     return {"assist_agent": {"init_system": system, "installed": version is not None, "version": version}}

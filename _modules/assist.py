@@ -108,6 +108,11 @@ def _daemon_step(cfg, backend, test):
     return {"old": "running" if before["running"] else "installed", "new": "absent"}
 
 
+def _watchdog_can_restart(cfg):
+    found = assist_watchdog.status(cfg)
+    return found["installed"] or found["running"]
+
+
 def _boot_step(backend, on, test):
     """Turn start at boot on or off if it differs; the change, or None."""
     if backend.enabled() == on:
@@ -405,14 +410,15 @@ def stop(remove_daemon=True, disable=False, test=False):
     cfg, backend = _backend()
     changes = {}
     with _lock(cfg):
-        if backend.has_watchdog and not remove_daemon and assist_watchdog.present(cfg):
+        if remove_daemon:
+            if change := _daemon_step(cfg, backend, test):
+                changes["daemon"] = change
+        elif backend.has_watchdog and _watchdog_can_restart(cfg):
             raise CommandExecutionError(
                 f"the watchdog {cfg['daemon_path']} is installed and would restart "
                 "the client; call assist.stop with remove_daemon=True (the default) "
                 "or assist.remove_daemon first. Nothing was changed."
             )
-        if change := _daemon_step(cfg, backend, test):
-            changes["daemon"] = change
         active, pids = backend.active(), backend.client_pids()
         if active or pids:
             if not test:
@@ -474,8 +480,8 @@ def restart(test=False):
     cfg, backend = _backend()
     with _lock(cfg):
         was = "running" if _running(backend) else "stopped"
-        if not test:
-            _start_client(cfg, backend, "restart")
+        if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
+            _start_client(cfg, backend, "restart" if was == "running" else "start")
     return _result({"client": {"old": was, "new": "restarted"}}, "", test)
 
 

@@ -465,7 +465,8 @@ class Upstart(Backend):
             lines = [line[len(self.MARKER):] if i in marked else line for i, line in enumerate(lines)]
         else:
             if live is None or marked:
-                raise self._not_understood(conf, "no `start on` stanza to turn off" if live is None else "`start on` both on and off")
+                why = "no `start on` stanza to turn off" if live is None else "`start on` both on and off"
+                raise self._not_understood(conf, why)
             first, last = live
             lines = [self.MARKER + line if first <= i <= last else line for i, line in enumerate(lines)]
         _write(conf, "".join(lines))

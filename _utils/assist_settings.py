@@ -13,8 +13,13 @@ from salt.exceptions import CommandExecutionError
 
 # key: (default, kind, meaning). The defaults are the vendor's names and paths.
 SETTINGS = {
-    "root": ("/", "path", "where the managed system's files are: / on a minion; a folder for tests, demos or offline images"),
-    "run_image_programs": (False, "bool", "with a root other than /, run the programs found there (init script, initctl, watchdog); only for sandboxes whose programs are built for this host"),
+    "root": ("/", "path", "where the managed system's files are: / on a minion; a folder for tests, demos, offline images"),
+    "run_image_programs": (
+        False,
+        "bool",
+        "with a root other than /, run the programs found there (init script, initctl, watchdog); "
+        "only for sandboxes whose programs are built for this host",
+    ),
     "init_system": ("auto", "init", "auto, or systemd, upstart, sysvinit, windows"),
     "init_path": ("/sbin/init", "path", "the file read to detect the init system"),
     "systemd_unit": ("aliyun.service", "name", "the client's systemd unit"),

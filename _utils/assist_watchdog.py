@@ -18,7 +18,8 @@ import time
 from salt.exceptions import CommandExecutionError
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init, assist_settings as settings
+    from saltext.assist.utils import assist_init
+    from saltext.assist.utils import assist_settings as settings
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path
     import assist_init
     import assist_settings as settings

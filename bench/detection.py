@@ -4,8 +4,8 @@ Both read Debian's real init binaries (packages systemd + systemd-sysv, and
 sysvinit-core, unpacked once by the unit tier's helper into ~/.cache/assist-salt/debs).
 
 * module: ``assist.init_system()`` with an empty ``__context__`` every call, so
-  settings are validated and ``_detect`` runs in full (no cached answer). Measured as a
-  minion runs it on its own files (``root`` ``/``; ``init_path`` set to the binary,
+  settings are validated and ``assist_init.detect`` runs in full (no cached answer).
+  Measured as a minion runs it on its own files (``root`` ``/``; ``init_path`` set to the binary,
   which the kernel reaches through the /sbin/init link on a real system): the goal row.
   And, for the record, with the tree as an image mounted at ``assist:lookup:root``,
   where /sbin/init's links are followed one by one inside the root (a readlink per
@@ -22,8 +22,9 @@ import shlex
 import subprocess
 import tempfile
 
-from common import Row, log, median, seconds, timed
 import plainmodule
+from common import Row, log, median, seconds, timed
+
 from tests.unit.conftest import unpack_debian_packages
 
 GOAL = 50.0  # the module at least this many times faster
@@ -56,7 +57,7 @@ def vendor_commands(binary):
     """The document's checks in its order (the module keeps the same list)."""
     return [
         f'strings {shlex.quote(binary)} | grep "{marker.decode()}"'
-        for marker, _ in plainmodule.facts().INIT_MARKERS
+        for marker, _ in plainmodule.init().INIT_MARKERS
     ]
 
 
@@ -109,7 +110,7 @@ def measure_tree(name, root, reps, cachedir):
                 raise RuntimeError(f"the module detected {answer!r} on Debian's {name} tree")
         took, ran = vendor_sample(commands)
         samples["vendor"].append(took)
-    if plainmodule.facts().INIT_MARKERS[ran - 1][1] != name:
+    if plainmodule.init().INIT_MARKERS[ran - 1][1] != name:
         raise RuntimeError(f"the vendor's checks decided wrongly on Debian's {name} tree")
     return samples, commands[:ran]
 

@@ -1,26 +1,32 @@
-"""A salt-master and salt-minions on loopback, started from a plain script with
-salt-factories' FactoriesManager (outside pytest), each minion with its own fake agent.
+"""A salt-master on loopback, started from a plain script with salt-factories'
+FactoriesManager (outside pytest), and its minions, each with its own fake agent: the
+fan-out's many light raw minions (bench/swarm.py) and the memory section's one minion
+started by salt-factories.
 
 The master's file roots: a bench folder (empty.sls), the repository's salt/ (the assist
-state tree) and a folder whose _modules, _states (and _utils, _grains when the project
-has them) are symbolic links to the repository's; never the repository root.
+state tree) and a folder whose _modules, _states, _utils, _grains (and _runners when the
+project has them) are symbolic links to the repository's; never the repository root.
 """
 
 import concurrent.futures
 import contextlib
 import json
+import os
 import shutil
 import subprocess
+import threading
 import time
 
 from common import BIN, REPO, log, timed
 from saltfactories.manager import FactoriesManager
 from saltfactories.plugins.event_listener import EventListener
 from saltfactories.plugins.log_server import LogServer
+from swarm import Swarm
+
+from tests.conftest import EXTENSION_FOLDERS
 from tests.support import fakeagent
 
 LOOPBACK = "127.0.0.1"
-EXTENSIONS = ("_modules", "_states", "_utils", "_grains")
 QUIET = "warning"  # daemons log warnings and worse: what a production minion logs
 WATCHDOG_INTERVAL = 5.0  # s; the fake watchdog's poll (0.1 s in tests) would load 2 cores
 # Salt's own default; salt-factories sets 0.05 s, which makes 20 idle minions busy.
@@ -51,9 +57,8 @@ def state_roots(work):
     (bench_root / "empty.sls").write_text("# An empty state: the baseline of a state run.\n")
     ext_root = work / "ext"
     ext_root.mkdir()
-    for kind in EXTENSIONS:
-        if (REPO / kind).is_dir():
-            (ext_root / kind).symlink_to(REPO / kind)
+    for kind in EXTENSION_FOLDERS:
+        (ext_root / kind).symlink_to(REPO / kind)
     return [str(bench_root), str(REPO / "salt"), str(ext_root)]
 
 
@@ -74,6 +79,7 @@ class Fleet:
         self.listener.address = f"tcp://{LOOPBACK}:{self.listener.port}"
         self.master = None
         self.manager = None
+        self.swarm = None  # the fan-out's raw minions
         self.started = []  # the support services running, to stop at the end
 
     def start(self):
@@ -100,6 +106,9 @@ class Fleet:
         log("starting the salt-master")
         factory.start()
         self.master = factory
+        self.swarm = Swarm(self.work / "swarm", factory)
+        if (REPO / "_runners").is_dir():
+            self.run(["saltutil.sync_runners"], check=lambda value: isinstance(value, list))
 
     def sandbox(self, name):
         root = self.work / "sandboxes" / name
@@ -128,9 +137,11 @@ class Fleet:
 
     def stop_minions(self):
         """All at once: one by one, 20 minions take minutes to shut down."""
+        if self.swarm is not None:
+            self.swarm.stop()
         names = list(self.minions)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-            for name, failure in zip(names, pool.map(self._stop_reporting, names)):
+            for name, failure in zip(names, pool.map(self._stop_reporting, names), strict=True):
                 if failure:
                     log(f"stopping {name} failed: {failure}")
 
@@ -142,16 +153,46 @@ class Fleet:
         return None
 
     def add_minions(self, names):
-        """Start minions one after another (a batch), then sync the project's modules."""
-        log(f"starting {len(names)} minion(s): {names[0]} .. {names[-1]}")
-        for name in names:
-            self.start_minion(name, self.minion_factory(name))
-        self.call(names, "saltutil.sync_all", check=lambda value: isinstance(value, dict))
+        """Start light raw minions (bench/swarm.py), wait until every one answers, then
+        sync the project's modules to them."""
+        started = time.monotonic()
+        self.swarm.start(names)
+        self.wait_answering(names, deadline=started + 120 + 3 * len(names))
+        log(f"{len(names)} minion(s) answering {time.monotonic() - started:.0f} s after the first started")
+        self.sync(names)
 
-    def salt(self, target, function, *args, list_target=False, timeout=120):
-        """Run the salt CLI; (wall seconds, {minion: return})."""
+    def sync(self, names, chunk=25, tries=3):
+        """saltutil.sync_all, 25 minions at a time. Fifty minions just started on 2 cores
+        can be too busy to answer the salt CLI's job check in time, and the CLI then
+        leaves them out: they are asked again, up to three times."""
+        for start in range(0, len(names), chunk):
+            waiting = names[start:start + chunk]
+            for attempt in range(1, tries + 1):
+                _, returns, done = self.salt(",".join(waiting), "saltutil.sync_all", list_target=True,
+                                             cli_timeout=120)
+                waiting = [name for name in waiting if not isinstance(returns.get(name), dict)]
+                if not waiting:
+                    break
+                log(f"saltutil.sync_all: no answer yet from {len(waiting)} minion(s), try {attempt} of {tries}")
+            if waiting:
+                raise RuntimeError(f"saltutil.sync_all: no answer from {waiting} after {tries} tries "
+                                   f"(exit {done.returncode}: {done.stderr.strip()[:300]})")
+
+    def wait_answering(self, names, deadline):
+        waiting = list(names)
+        while waiting:
+            _, returns, _ = self.salt(",".join(waiting), "test.ping", list_target=True, cli_timeout=10)
+            waiting = [name for name in waiting if returns.get(name) is not True]
+            if waiting and time.monotonic() > deadline:
+                raise RuntimeError(f"{len(waiting)} minion(s) never answered test.ping: {waiting[:5]} ..."
+                                   f" (their logs: {self.swarm.work}/<id>/root/var/log/salt/minion)")
+            if waiting:
+                time.sleep(2)
+
+    def salt(self, target, function, *args, list_target=False, cli_timeout=60, timeout=300):
+        """Run the salt CLI; (wall seconds, {minion: return}, the finished process)."""
         argv = [str(BIN / "salt"), f"--config-dir={self.master.config_dir}", "--out=json",
-                "--static", "--timeout=60"]
+                "--static", f"--timeout={cli_timeout}"]
         if list_target:
             argv.append("-L")
         argv += [target, function, *args]
@@ -162,6 +203,38 @@ class Fleet:
         except json.JSONDecodeError:
             returns = {}
         return took, returns, done
+
+    def salt_run(self, argv, timeout=300):
+        """Run salt-run on the master (the runner runs in that process); the finished
+        process, with its peak RSS in MB as `.peak_mb` (from wait4's rusage)."""
+        argv = [str(BIN / "salt-run"), f"--config-dir={self.master.config_dir}", "--out=json", *argv]
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                out, err = pool.submit(process.stdout.read), pool.submit(process.stderr.read)
+                stdout, stderr = out.result().decode(), err.result().decode()
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+        done.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
+        return done
+
+    def run(self, argv, check):
+        """salt-run argv, checked: the parsed return."""
+        done = self.salt_run(argv)
+        try:
+            value = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            value = None
+        if done.returncode != 0 or not check(value):
+            raise RuntimeError(f"salt-run {' '.join(argv)}: exit {done.returncode}, "
+                               f"{done.stdout.strip()[:300]} {done.stderr.strip()[:300]}")
+        return value
 
     def call(self, names, function, *args, check=None):
         """salt -L names function: the wall time; raises unless every minion answered well."""

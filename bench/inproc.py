@@ -1,23 +1,16 @@
-"""2. Subprocesses per call and 5. stop latency: the module in-process through Salt's
-loader (bench/inproc_worker.py), against a fake agent with real processes."""
+"""2. Stop latency: the module in-process through Salt's loader (bench/inproc_worker.py)
+against the vendor's bare commands, each on a fake agent with real processes.
+
+(The processes each call starts are counted by the unit tier over recorded commands,
+tests/unit/test_backends.py, not here.)"""
 
 import json
 import select
 import subprocess
 import sys
-import tempfile
 
-import proctrace
-import systemd_record
 from common import BENCH, Row, log, median, seconds
 
-# scenario -> (short key, goal: at most this many processes started by the module)
-SCENARIOS = {
-    "status": ("status", 2),
-    "stop (watchdog present)": ("stop", 6),
-    "stop (already stopped)": ("stop_again", 2),
-    "start": ("start", None),
-}
 STOP_GOAL = 1.5
 
 
@@ -67,65 +60,6 @@ class Worker:
             self.log.close()
 
 
-# --------------------------------------------------------------------------- 2. processes
-
-
-def traced_call(worker, work, function, kwargs=None):
-    """Call assist.<function> in the worker with strace attached; the counts."""
-    with tempfile.NamedTemporaryFile(dir=work, suffix=".strace", delete=False) as out:
-        path = out.name
-    with proctrace.Tracer(worker.pid, path):
-        reply = worker.request("call", function=function, kwargs=kwargs or {})
-    counts = proctrace.parse(path, worker.pid)
-    counts["cmd.run_all"] = len(reply["commands"])
-    counts["commands"] = reply["commands"]
-    return counts
-
-
-def count_sysvinit(worker, work):
-    """status, full stop, stop again, start, on one fresh fake agent, in that order."""
-    worker.request("fresh")
-    counts = {"status": traced_call(worker, work, "status")}
-    counts["stop (watchdog present)"] = traced_call(worker, work, "stop")
-    counts["stop (already stopped)"] = traced_call(worker, work, "stop")
-    counts["start"] = traced_call(worker, work, "start")
-    worker.request("cleanup")
-    return counts
-
-
-def count_row(init, scenario, counts):
-    """The processes the module itself starts: its cmd.run_all calls, cross-checked with
-    strace's direct children of the calling process (the larger is reported)."""
-    key, goal = SCENARIOS[scenario]
-    started = max(counts["cmd.run_all"], counts.get("direct", 0))
-    if "direct" in counts:
-        subject = f"cmd.run_all {counts['cmd.run_all']}, strace {counts['direct']}"
-        baseline = f"whole tree: {counts['processes']} procs, {counts['programs']} execs"
-    else:
-        subject = f"{counts['cmd.run_all']} commands recorded"
-        baseline = "not run: no systemd here"
-    return Row(
-        key=f"processes_{init.split()[0]}_{key}",
-        measure=f"2 processes, {scenario}, {init}",
-        subject=subject,
-        baseline=baseline,
-        figure=f"{started} processes",
-        goal=f"<= {goal}" if goal is not None else "(none given)",
-        met=None if goal is None else started <= goal,
-        data=counts,
-    )
-
-
-def process_rows(worker, work):
-    log("processes per call (sysvinit fake agent, strace -f)")
-    rows = [count_row("sysvinit", scenario, counts)
-            for scenario, counts in count_sysvinit(worker, work).items()]
-    log("processes per call (systemd, commands recorded, not run)")
-    for scenario, counts in systemd_record.count(work).items():
-        rows.append(count_row("systemd (commands recorded, not run)", scenario, counts))
-    return rows
-
-
 # --------------------------------------------------------------------------- 5. stop latency
 
 
@@ -152,7 +86,7 @@ def stop_row(worker, reps):
     ratio = median(module) / median(vendor)
     return Row(
         key="stop_latency",
-        measure="5 stop latency, watchdog present",
+        measure="2 stop latency, watchdog present",
         subject=f"assist.stop {seconds(median(module))}",
         baseline=f"vendor cmds {seconds(median(vendor))}",
         figure=f"{ratio:.2f}x",
@@ -167,8 +101,6 @@ def run(settings):
     work.mkdir()
     worker = Worker(work, settings.work / "inproc-worker.log")
     try:
-        rows = process_rows(worker, work)
-        rows.append(stop_row(worker, settings.reps))
-        return rows
+        return [stop_row(worker, settings.reps)]
     finally:
         worker.close()

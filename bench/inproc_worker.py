@@ -2,11 +2,9 @@
 the functional tests do) next to a fake agent with real processes in a sandbox root.
 
 Driven by bench/inproc.py: one JSON request per line on stdin, one JSON reply per line
-on the original stdout (Salt's own output is sent to stderr). Kept in its own process
-so that strace can be attached to it for exactly one call.
-
-Every `cmd.run_all` the module makes goes through Salt's real cmdmod; a wrapper around
-it only records the command line.
+on the original stdout (Salt's own output is sent to stderr). Kept in its own process so
+that the loader's imports and path changes stay out of the benchmark's process. Every `cmd.run_all` the module
+makes goes through Salt's real cmdmod.
 """
 
 import json
@@ -19,15 +17,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import REPO  # noqa: E402  (sets the import path)
-from tests.support import fakeagent  # noqa: E402
-
 import salt.config  # noqa: E402
 import yaml  # noqa: E402
 from saltfactories.utils.functional import Loaders  # noqa: E402
 
-EXTENSION_DIRS = {"module_dirs": "_modules", "states_dirs": "_states", "utils_dirs": "_utils",
-                  "grains_dirs": "_grains"}
+from tests.conftest import extension_dirs  # noqa: E402
+from tests.support import fakeagent  # noqa: E402
 
 
 def minion_opts(work, sandbox):
@@ -39,36 +34,21 @@ def minion_opts(work, sandbox):
         "log_level": "warning",
         "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "timeout": 20}},
     }
-    for key, folder in EXTENSION_DIRS.items():
-        if (REPO / folder).is_dir():
-            config[key] = [str(REPO / folder)]
+    config.update(extension_dirs())
     path = work / "minion.conf"
     path.write_text(yaml.safe_dump(config))
     return salt.config.minion_config(str(path))
 
 
 class Host:
-    """The loader, the recorded commands, and the fake agent of this worker."""
+    """The loader and the fake agent of this worker."""
 
     def __init__(self, work):
         self.work = work
         self.sandbox = work / "sandbox"
         self.sandbox.mkdir(parents=True, exist_ok=True)
         self.loaders = Loaders(minion_opts(work, self.sandbox))
-        self.commands = []
         self.agent = None
-        self._record_commands()
-
-    def _record_commands(self):
-        """Wrap Salt's real cmd.run_all: record each command line, then run it."""
-        real = self.loaders.modules["cmd.run_all"].func
-        commands = self.commands
-
-        def run_all(cmd, *args, **kwargs):
-            commands.append(list(cmd) if isinstance(cmd, (list, tuple)) else cmd)
-            return real(cmd, *args, **kwargs)
-
-        self.loaders.modules["cmd.run_all"] = run_all
 
     # -- the fake agent --------------------------------------------------
 
@@ -96,11 +76,10 @@ class Host:
     def call(self, function, kwargs=None):
         """One call of assist.<function>, as a fresh job would make it (empty __context__)."""
         self.loaders.context.clear()
-        self.commands.clear()
         start = time.perf_counter()
         result = self.loaders.modules[f"assist.{function}"](**(kwargs or {}))
         took = time.perf_counter() - start
-        return {"seconds": took, "commands": list(self.commands), "result": result}
+        return {"seconds": took, "result": result}
 
     def vendor_stop(self):
         """The vendor's commands that assist.stop wraps, run bare, in the vendor's order."""

@@ -1,4 +1,4 @@
-"""6. Memory: a minion's peak RSS (VmHWM from /proc) after `assist.status`, against the
+"""5. Memory: a minion's peak RSS (VmHWM from /proc) after `assist.status`, against the
 same minion without the project's modules synced, after `test.ping`.
 
 The minion runs with `multiprocessing: False`, so jobs run in threads of the main
@@ -15,7 +15,6 @@ import os
 import shutil
 
 import psutil
-
 from common import Row, log, median
 
 GOAL_MB = 5.0
@@ -98,7 +97,7 @@ def rows(fleet, pairs):
     more_total = median([total for _, total in synced]) - median([total for _, total in plain])
     return [Row(
         key="memory",
-        measure="6 minion peak RSS (main process)",
+        measure="5 minion peak RSS (main process)",
         subject=f"status {median([m for m, _ in synced]):.1f} MB",
         baseline=f"ping {median([m for m, _ in plain]):.1f} MB",
         figure=f"{more:+.1f} MB",

@@ -1,48 +1,47 @@
 """_modules/assist.py without a minion: loaded as a plain Python module with the
-dunders Salt's loader would give it (as tests/unit/conftest.py does)."""
+dunders Salt's loader would give it (as tests/unit/conftest.py does), and the project's
+_utils importable, as Salt makes them while it loads the module."""
 
 import sys
 
 from common import REPO
+
 from tests.conftest import load_source
 
 UTILS = REPO / "_utils"
 
 
-def load_utils():
-    """The project's _utils, importable (Salt puts the folder on sys.path while loading)
-    and as the loader's __utils__ shows them (<file>.<function>)."""
-    if not UTILS.is_dir():
-        return {}
+def utils_importable():
+    """Put _utils on sys.path (Salt does so while it loads the module)."""
     if str(UTILS) not in sys.path:
         sys.path.append(str(UTILS))
-    functions = {}
-    for path in sorted(UTILS.glob("*.py")):
-        utils = load_source(f"assist_bench_utils_{path.stem}", path)
-        for name, function in vars(utils).items():
-            if callable(function) and not name.startswith("_") and \
-                    getattr(function, "__module__", None) == utils.__name__:
-                functions[f"{path.stem}.{name}"] = function
-    return functions
 
 
-def facts():
-    """The shared file facts (_utils/assist_facts.py), as the module imports them."""
-    load_utils()
-    import assist_facts  # noqa: PLC0415  (importable once load_utils put _utils on the path)
+def init():
+    """_utils/assist_init.py, the module the execution module detects with."""
+    utils_importable()
+    import assist_init  # noqa: PLC0415  (importable once _utils is on the path)
 
-    return assist_facts
+    return assist_init
 
 
-def load(settings, cachedir, run_all):
-    """The module, reading `settings` as assist:lookup and running commands with run_all."""
-    utils = load_utils()
+def settings():
+    """_utils/assist_settings.py, the module the execution module reads settings with."""
+    utils_importable()
+    import assist_settings  # noqa: PLC0415
+
+    return assist_settings
+
+
+def load(lookup, cachedir, run_all):
+    """The module, reading `lookup` as assist:lookup and running commands with run_all."""
+    utils_importable()
     module = load_source("assist_bench_plain", REPO / "_modules" / "assist.py")
     module.__salt__ = {
-        "config.get": lambda key, default=None, merge=None: settings,
+        "config.get": lambda key, default=None, merge=None: lookup,
         "cmd.run_all": run_all,
     }
-    module.__utils__ = utils
     module.__opts__ = {"cachedir": str(cachedir)}
     module.__context__ = {}
+    module.__pillar__ = {}
     return module

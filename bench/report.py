@@ -7,6 +7,8 @@ import os
 import platform
 import subprocess
 
+import psutil
+
 COLUMNS = (("measure", "measure"), ("subject", "measured (median)"),
            ("baseline", "baseline (median)"), ("figure", "figure"), ("goal", "goal"),
            ("verdict", "result"))
@@ -32,6 +34,7 @@ def machine():
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "memory_gb": psutil.virtual_memory().total / 2**30,
         "python": platform.python_version(),
         "salt": salt.version.__version__,
         "salt_factories": saltfactories.__version__,
@@ -49,10 +52,11 @@ def contention():
 def header(info, settings):
     mode = "quick (smoke run)" if settings.quick else "full"
     return (
-        f"assist-salt benchmark, {mode}: {settings.reps} repetitions "
-        f"({settings.fanout_reps} for fan-out), medians, "
-        f"ratios against baselines measured in this run\n"
-        f"machine: {info['cpu']}, {info['cores']} cores, kernel {info['kernel']}; "
+        f"assist-salt benchmark, {mode}, {info['date']}: {settings.reps} repetitions "
+        f"({settings.fanout_reps} for fan-out on {'/'.join(map(str, settings.fanout_sizes))} "
+        f"minions), medians, ratios against baselines measured in this run\n"
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']:.0f} GB, "
+        f"kernel {info['kernel']}; "
         f"Python {info['python']}, Salt {info['salt']}, salt-factories {info['salt_factories']}\n"
         f"contention: {describe(info['at_start'])} at the start, "
         f"{describe(info.get('at_end', info['at_start']))} at the end"
@@ -75,10 +79,10 @@ def table(rows):
              for row in rows]
     titles = [title for _, title in COLUMNS]
     widths = [max(len(str(line[i])) for line in cells + [titles]) for i in range(len(titles))]
-    lines = [" | ".join(t.ljust(w) for t, w in zip(titles, widths)),
+    lines = [" | ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)),
              "-+-".join("-" * w for w in widths)]
-    for row, line in zip(rows, cells):
-        lines.append(" | ".join(str(c).ljust(w) for c, w in zip(line, widths)))
+    for row, line in zip(rows, cells, strict=True):
+        lines.append(" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)))
         if row.note:
             lines.append(" " * 4 + f"note: {row.note}")
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 # Which group of minions gets which Cloud Assistant policy. Minions in no group get
-# salt/assist/defaults.yaml: the agent runs and its watchdog stays.
+# the defaults of assist.policy: the agent runs and its watchdog stays.
 base:
   # Instances whose agent must stay off, chosen by a grain set on the minion
   # (salt ID grains.setval assist_policy frozen; saltutil.refresh_pillar).

@@ -7,8 +7,22 @@ import pytest
 import salt._logging
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-# The folders saltutil.sync_all (and salt-run saltutil.sync_runners) takes from file_roots.
-EXTENSION_FOLDERS = ("_modules", "_states", "_utils", "_grains", "_runners", "_beacons")
+# The project's extension folders: the one list. saltutil.sync_all (and salt-run
+# saltutil.sync_runners) takes them from file_roots; in-process loaders and salt-call
+# read them through the option that names each.
+EXTENSION_FOLDERS = {
+    "_modules": "module_dirs",
+    "_states": "states_dirs",
+    "_utils": "utils_dirs",
+    "_grains": "grains_dirs",
+    "_runners": "runner_dirs",
+    "_beacons": "beacons_dirs",
+}
+
+
+def extension_dirs():
+    """Options that load the project's modules straight from the repository."""
+    return {option: [str(REPO / folder)] for folder, option in EXTENSION_FOLDERS.items()}
 
 # Salt's temporary log handler otherwise writes to a closed stream at exit.
 salt._logging.shutdown_temp_handler()

@@ -17,7 +17,9 @@ needs() {
             echo "gcc gcc"
             echo "$(python_header) python3-dev"
             echo "make make" ;;
-        unit)    # Debian's real /sbin/init binaries, fetched with apt-get download
+        unit)    # Debian's real /sbin/init binaries, fetched with apt-get download;
+                 # shellcheck for the fake agent's init scripts
+            echo "shellcheck shellcheck"
             echo "dpkg-deb dpkg"
             echo "apt-lists apt" ;;
         system)  # init systems as PID 1 in containers
@@ -31,7 +33,10 @@ needs() {
             echo "/usr/sbin/sshd openssh-server"
             echo "ssh openssh-client"
             echo "ssh-keygen openssh-client" ;;
-        upstart) # UpStart and libnih built from the sources kept in tests/system/upstart
+        upstart) # UpStart and libnih built from the sources kept in tests/system/upstart;
+                 # their run-time libraries fetched with apt-get download
+            echo "apt-lists apt"
+            echo "patch patch"
             echo "autoreconf autoconf"
             echo "automake automake"
             echo "libtoolize libtool"
@@ -43,8 +48,7 @@ needs() {
             echo "/usr/include/json-c/json.h libjson-c-dev"
             echo "/usr/include/libudev.h libudev-dev" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
-            echo "strings binutils"
-            echo "strace strace" ;;
+            echo "strings binutils" ;;
         *)
             echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart bench" >&2
             exit 2 ;;

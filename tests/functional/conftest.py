@@ -11,7 +11,7 @@ try:
 except ImportError:  # Salt 3007
     OptsDict = None
 
-from tests.conftest import REPO
+from tests.conftest import extension_dirs
 from tests.support import fakeagent
 
 
@@ -26,11 +26,7 @@ def minion_opts(salt_factories, sandbox):
         "functional",
         overrides={
             "file_client": "local",
-            "module_dirs": [str(REPO / "_modules")],
-            "states_dirs": [str(REPO / "_states")],
-            "utils_dirs": [str(REPO / "_utils")],
-            "grains_dirs": [str(REPO / "_grains")],
-            "beacons_dirs": [str(REPO / "_beacons")],
+            **extension_dirs(),
             "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "verify_seconds": 2, "timeout": 20}},
         },
     )

@@ -61,6 +61,12 @@ CASES = {
     "daemon dir is a symlink": (make_symlinked_daemon_dir, "assist:lookup:daemon_dir: '/opt/watchdog' is refused: it is a symbolic link"),
     "daemon dir without the binary": (make_daemon_dir_without_binary, "assist:lookup:daemon_dir: .* does not hold the watchdog binary"),
     "daemon dir below a symlink": (make_symlinked_parent, "assist:lookup:daemon_dir: .* a directory above it is a symbolic link"),
+    # An image's programs would act on this host: not run unless allowed.
+    "an image's programs, not allowed": (
+        {"run_image_programs": False},
+        r"would run /.* from assist:lookup:root .*could act on this host's own agent; nothing was changed",
+    ),
+    "run_image_programs not a boolean": ({"run_image_programs": "yes"}, "assist:lookup:run_image_programs: 'yes' is refused: use true or false"),
 }
 
 

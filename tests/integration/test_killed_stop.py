@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import extension_dirs
 from tests.support import fakeagent
 from tests.support.fakeagent import holds_for
 
@@ -40,9 +40,7 @@ def salt_call(tmp_path_factory):
                 "id": "killed",
                 "file_client": "local",
                 "root_dir": str(base / "minion"),
-                "module_dirs": [str(REPO / "_modules")],
-                "utils_dirs": [str(REPO / "_utils")],
-                "grains_dirs": [str(REPO / "_grains")],
+                **extension_dirs(),
                 "log_level_logfile": "quiet",
                 "assist": {"lookup": {"root": str(root), "run_image_programs": True, "verify_seconds": 2}},
             }
@@ -174,7 +172,7 @@ def test_a_stop_killed_at_any_moment_is_finished_by_the_next(salt_call, stop_sec
         try:
             at = stop_seconds * (point + 0.5) / TIMED_KILLS
             started = time.monotonic()
-            kill_when(argv, lambda: time.monotonic() - started >= at)
+            kill_when(argv, lambda started=started, at=at: time.monotonic() - started >= at)
             landings.append(landing(agent))
             finish_and_check(argv, agent)
         finally:

@@ -5,6 +5,8 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +112,30 @@ def test_delete_on_systemd_removes_units(tmp_path):
     assert not os.path.lexists(units / "multi-user.target.wants/AssistDaemon.service")
     assert not (units / "AssistDaemon.service").exists()
     assert (units / "aliyun.service").exists()
+    assert fake.daemon_path.exists()
+
+
+def test_install_upstart_for_a_container_root(tmp_path):
+    """The vendor's job for the client, and the watchdog's job beside it."""
+    install(tmp_path, init="upstart", runtime_root="/", init_marker=False)
+    jobs = tmp_path / "etc/init"
+    client_job = (jobs / "aliyun-service.conf").read_text().splitlines()
+    for line in ("start on runlevel [2345]", "stop on runlevel [!2345]", "respawn",
+                 f"exec /usr/local/share/aliyun-assist/{VERSION}/aliyun-service"):
+        assert line in client_job
+    daemon_job = (jobs / "assist-daemon.conf").read_text().splitlines()
+    assert "exec /usr/local/share/assist-daemon/assist_daemon" in daemon_job
+    assert "respawn" in daemon_job
+    assert not (tmp_path / "etc/init.d").exists() and not (tmp_path / "etc/systemd").exists()
+    assert not (jobs / "aliyun-service.override").exists()
+
+
+def test_delete_on_upstart_removes_the_watchdogs_job_only(tmp_path):
+    fake = install(tmp_path, init="upstart")
+    assert b"upstart" in (tmp_path / "sbin/init").read_bytes()
+    assert run(fake.daemon_path, "--delete").returncode == 0
+    assert not (tmp_path / "etc/init/assist-daemon.conf").exists()
+    assert (tmp_path / "etc/init/aliyun-service.conf").exists()
     assert fake.daemon_path.exists()
 
 
@@ -237,3 +263,34 @@ def test_protected_snapshot_sees_a_change(agent):
 def test_unknown_fault_is_refused(agent):
     with pytest.raises(ValueError):
         agent.set_fault("no-such-fault")
+
+
+AGENT_SOURCES = Path(__file__).with_name("agent")
+
+
+def test_agent_sources_and_installed_scripts_parse(agent):
+    """The shell files in tests/support/agent lint as they are (`sh -n` and shellcheck,
+    which `make test` installs); so do the init scripts install() writes from them."""
+    shell = sorted([*AGENT_SOURCES.glob("*.init"), *AGENT_SOURCES.glob("*.sh")])
+    installed = [agent.sysv_script, agent.dest / "etc/init.d/assist-daemon"]
+    for script in shell + installed:
+        result = run("sh", "-n", script)
+        assert result.returncode == 0, (script, result.stderr)
+    assert shutil.which("shellcheck"), "shellcheck is missing: sh tests/deps.sh unit installs it"
+    result = run("shellcheck", "-x", *shell, *installed)
+    assert result.returncode == 0, result.stdout
+    for program in (agent.client_path, agent.daemon_path):
+        compile(program.read_text(), str(program), "exec")
+        assert program.read_text().startswith(f"#!{sys.executable}\n")
+
+
+def test_values_with_quotes_and_spaces_are_safe(tmp_path):
+    """Placeholders are filled with literals of each file's language (repr, shlex.quote)."""
+    fake = install(tmp_path / "it's a \"root\" $HOME")
+    try:
+        fake.start()
+        assert len(fake.client_pids()) == 1 and len(fake.daemon_pids()) == 1
+        [old] = fake.kill_client()
+        assert wait_until(lambda: fake.client_pids() not in ([], [old]), timeout=1.0)
+    finally:
+        fake.cleanup()

@@ -1,30 +1,43 @@
-"""The product on real systemd and sysvinit, driven through the salt-master on the host.
+"""The product on real systemd, sysvinit and UpStart (1.13.2 and 0.6.5), driven through
+the salt-master on the host.
 
 The tests run in file order: each leaves the containers in the state the next expects.
 """
 
 import subprocess
 import sys
-import time
 
-from tests.conftest import REPO
+import yaml
+
+from tests.conftest import extension_dirs
+from tests.support.fakeagent import wait_until
+from tests.system.conftest import reboot, settle
 
 TARGET = "sys-*"
-
-
-def settle(seconds=2.0):
-    """Longer than the fake watchdog's restart interval (0.1 s), many times over."""
-    time.sleep(seconds)
+UPSTARTS = ("upstart", "upstart-0.6.5")
+# Start at boot is proved where the module records it the init system's way. UpStart
+# 0.6.5 ignores `.override` files (they came in 1.3): test_upstart_0_6_5.py covers it.
+BOOT_KINDS = ("systemd", "sysvinit", "upstart")
+BOOT_TARGET = ",".join(f"sys-{kind}" for kind in BOOT_KINDS)
 
 
 def test_init_system_is_detected_from_the_real_init(salt_cli, boxes):
     ret = salt_cli.run("assist.init_system", minion_tgt=TARGET)
-    assert ret.data == {"sys-systemd": "systemd", "sys-sysvinit": "sysvinit"}
+    assert ret.data == {
+        "sys-systemd": "systemd",
+        "sys-sysvinit": "sysvinit",
+        "sys-upstart": "upstart",
+        "sys-upstart-0.6.5": "upstart",
+    }
     evidence = {k: v["init"]["evidence"] for k, v in salt_cli.run("assist.status", minion_tgt=TARGET).data.items()}
     assert evidence == {
         "sys-systemd": "/run/systemd/system exists (systemd runs)",
         "sys-sysvinit": "/sbin/init contains 'sysvinit'",
+        "sys-upstart": "initctl --version names upstart",
+        "sys-upstart-0.6.5": "initctl --version names upstart",
     }
+    versions = {kind: boxes[kind].initctl("version").stdout for kind in UPSTARTS}
+    assert versions == {"upstart": "init (upstart 1.13.2)\n", "upstart-0.6.5": "init (upstart 0.6.5)\n"}
 
 
 def test_status_agrees_with_the_containers_own_tools(salt_cli, boxes):
@@ -36,6 +49,11 @@ def test_status_agrees_with_the_containers_own_tools(salt_cli, boxes):
         assert report["client"]["enabled"] is True, kind
         assert report["daemon"]["installed"] is True and report["daemon"]["running"] is True, kind
         assert box.watchdog_processes(), kind
+    for kind in UPSTARTS:
+        report = status[boxes[kind].minion_id]["client"]
+        assert report["service"] == "aliyun-service"
+        assert boxes[kind].job_state() == ("start/running", report["pids"][0]), kind
+        assert len(report["pids"]) == 1, kind
 
 
 def test_stop_leaves_the_client_down_and_the_watchdog_gone_and_start_brings_it_back(salt_cli, boxes):
@@ -46,13 +64,18 @@ def test_stop_leaves_the_client_down_and_the_watchdog_gone_and_start_brings_it_b
             "daemon": {"old": "running", "new": "absent"},
             "client": {"old": "running", "new": "stopped"},
         }
-    settle()
+    settle()  # neither the watchdog nor UpStart's `respawn` may bring anything back
     for kind, box in boxes.items():
         assert box.client_active() is False, kind
         assert box.client_processes() == [], kind
         assert box.watchdog_processes() == [] and not box.watchdog_installed(), kind
     if "systemd" in boxes:
         assert boxes["systemd"].run("systemctl", "is-enabled", "AssistDaemon.service").stdout.strip() != "enabled"
+    for kind in UPSTARTS:
+        box = boxes[kind]
+        assert box.job_state() == ("stop/waiting", None), kind
+        gone = box.initctl("status", "assist-daemon")
+        assert (gone.returncode, gone.stderr) == (1, "initctl: Unknown job: assist-daemon\n"), kind
 
     again = salt_cli.run("assist.stop", minion_tgt=TARGET)
     assert all(r["changes"] == {} for r in again.data.values())
@@ -62,34 +85,58 @@ def test_stop_leaves_the_client_down_and_the_watchdog_gone_and_start_brings_it_b
     for kind, box in boxes.items():
         assert box.client_active() is True, kind
         assert box.client_processes(), kind
+    for kind in UPSTARTS:
+        state, pid = boxes[kind].job_state()
+        assert state == "start/running" and [str(pid)] == boxes[kind].client_processes(), kind
     assert all(r["changes"] == {} for r in salt_cli.run("assist.start", minion_tgt=TARGET).data.values())
 
 
-def test_highstate_freezes_both_and_the_freeze_survives_a_reboot(salt_cli, boxes):
-    for box in boxes.values():
+def test_a_client_killed_behind_salts_back_is_respawned_by_upstart_and_status_says_so(salt_cli, boxes):
+    """No watchdog is left (the stop above removed it): only UpStart's `respawn` acts."""
+    for kind in UPSTARTS:
+        box = boxes[kind]
+        assert box.watchdog_processes() == [], kind
+        _state, old = box.job_state()
+        box.run("kill", "-9", str(old), check=True)
+        assert wait_until(lambda box=box, old=old: box.job_state()[1] not in (None, old), timeout=10), box.job_state()
+        state, new = box.job_state()
+        assert state == "start/running", kind
+        report = salt_cli.run("assist.status", minion_tgt=box.minion_id).data["client"]
+        assert (report["running"], report["pids"]) == (True, [new]), kind
+        assert box.client_processes() == [str(new)], kind
+
+
+def test_highstate_freezes_and_the_freeze_survives_a_reboot(salt_cli, boxes):
+    frozen = {kind: boxes[kind] for kind in BOOT_KINDS}
+    for box in frozen.values():
         box.start_watchdog()
-    ret = salt_cli.run("state.highstate", minion_tgt=TARGET)
+    ret = salt_cli.run("-L", "state.highstate", minion_tgt=BOOT_TARGET)
     assert ret.returncode == 0, ret
-    for box in boxes.values():
+    assert set(ret.data) == {box.minion_id for box in frozen.values()}
+    for box in frozen.values():
         order = sorted(ret.data[box.minion_id].values(), key=lambda s: s["__run_num__"])
         assert [s["__id__"] for s in order] == ["assist-daemon-absent", "assist-client-dead"]
         assert order[1]["changes"]["enabled"] == {"old": True, "new": False}
     settle()
-    for kind, box in boxes.items():
+    for kind, box in frozen.items():
         assert box.client_active() is False and box.client_processes() == [], kind
+        assert box.watchdog_processes() == [] and not box.watchdog_installed(), kind
+    # UpStart 1.13.2 records "no start at boot" as `manual` in the job's override file.
+    assert frozen["upstart"].run("cat", "/etc/init/aliyun-service.override").stdout == "manual\n"
 
-    for box in boxes.values():
-        box.reboot(salt_cli)
+    reboot(*frozen.values())
     settle(3)
-    for kind, box in boxes.items():
+    for kind, box in frozen.items():
         assert box.client_active() is False and box.client_processes() == [], kind
-    status = salt_cli.run("assist.status", minion_tgt=TARGET).data
+    assert frozen["upstart"].job_state() == ("stop/waiting", None)
+    status = salt_cli.run("-L", "assist.status", minion_tgt=BOOT_TARGET).data
     assert {k: (v["client"]["running"], v["client"]["enabled"]) for k, v in status.items()} == {
         "sys-systemd": (False, False),
         "sys-sysvinit": (False, False),
+        "sys-upstart": (False, False),
     }
 
-    second = salt_cli.run("state.highstate", minion_tgt=TARGET)
+    second = salt_cli.run("-L", "state.highstate", minion_tgt=BOOT_TARGET)
     assert second.returncode == 0, second
     for result in second.data.values():
         assert all(state["changes"] == {} for state in result.values())
@@ -97,10 +144,7 @@ def test_highstate_freezes_both_and_the_freeze_survives_a_reboot(salt_cli, boxes
 
 def test_the_host_with_systemd_installed_but_not_running_gets_an_error(tmp_path):
     """This machine: systemd's /sbin/init, but PID 1 is something else."""
-    (tmp_path / "minion").write_text(
-        f"file_client: local\nroot_dir: {tmp_path}\n"
-        f"module_dirs: [{REPO / '_modules'}]\nutils_dirs: [{REPO / '_utils'}]\n"
-    )
+    (tmp_path / "minion").write_text(yaml.safe_dump({"file_client": "local", "root_dir": str(tmp_path), **extension_dirs()}))
     done = subprocess.run(
         [f"{sys.prefix}/bin/salt-call", "--local", "-c", str(tmp_path), "--retcode-passthrough", "assist.stop"],
         capture_output=True,

@@ -13,9 +13,9 @@ from tests.conftest import REPO, load_source
 # As Salt does while it loads modules, the utils folder is on sys.path for the import.
 sys.path.append(str(REPO / "_utils"))
 assist = load_source("assist_module", REPO / "_modules" / "assist.py")
-import assist_init  # noqa: E402  (the same modules the execution module imported)
-import assist_settings  # noqa: E402
-import assist_watchdog  # noqa: E402
+import assist_init  # noqa: E402, F401  (the same modules the execution module imported)
+import assist_settings  # noqa: E402, F401
+import assist_watchdog  # noqa: E402, F401
 
 DEB_CACHE = pathlib.Path(
     os.environ.get("ASSIST_DEB_CACHE", pathlib.Path.home() / ".cache" / "assist-salt" / "debs")

@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401
+from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401  (the loader mock)
 
 
 class Recorder:
@@ -76,7 +76,7 @@ def systemd(settings, tmp_path, configure_loader_modules):
 
 
 def install_watchdog(daemon_dir):
-    daemon_dir.mkdir()
+    daemon_dir.mkdir(parents=True)
     (daemon_dir / "assist_daemon").write_text("#!/bin/sh\n")
     (daemon_dir / "assist_daemon").chmod(0o755)
 
@@ -415,3 +415,45 @@ def test_a_process_in_another_root_is_not_this_systems(tmp_path):
         for proc in (here, chrooted):
             proc.kill()
             proc.wait()
+
+
+def test_sysvinit_verbs_run_the_fewest_commands(settings, tmp_path, record):
+    # status 1, full stop 5 (the watchdog's two verbs first), stop again 1, start 3.
+    (tmp_path / "sbin").mkdir()
+    (tmp_path / "sbin" / "init").write_bytes(b"INIT_VERSION=sysvinit-3.06")
+    script = tmp_path / "etc" / "init.d" / "aliyun-service"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\nexit 99\n")
+    script.chmod(0o755)
+    install_watchdog(tmp_path / "usr" / "local" / "share" / "assist-daemon")
+    settings.update(root=str(tmp_path), run_image_programs=True, verify_seconds=0.2)
+    state = {"running": True}
+
+    def init_script(argv, **kwargs):
+        recorder.calls.append(list(argv))
+        if argv[-1] in ("start", "stop"):
+            state["running"] = argv[-1] == "start"
+        return {"retcode": 0 if argv[-1] != "status" or state["running"] else 3, "stdout": "", "stderr": ""}
+
+    recorder = record({})
+    assist.__salt__["cmd.run_all"] = init_script
+    counts = {}
+    for verb in ("status", "stop", "stop again", "start"):
+        recorder.calls.clear()
+        getattr(assist, verb.split()[0])()
+        counts[verb] = recorder.commands()
+    assert counts == {
+        "status": ["aliyun-service status"],
+        "stop": ["assist_daemon --stop", "assist_daemon --delete", "aliyun-service status", "aliyun-service stop", "aliyun-service status"],
+        "stop again": ["aliyun-service status"],
+        "start": ["aliyun-service status", "aliyun-service start", "aliyun-service status"],
+    }
+
+
+def test_restart_of_a_stopped_client_starts_it(upstart, upstart_version):
+    # Real UpStart: `initctl restart` of a stopped job exits 1, "initctl: Unknown instance:".
+    recorder = upstart_version("1.13.2", running=False)
+    with pytest.raises(CommandExecutionError, match="is not running 0.2 s later"):
+        assist.restart()  # the recorder never starts anything: only the command matters here
+    commands = recorder.commands()
+    assert "initctl start aliyun-service" in commands and "initctl restart aliyun-service" not in commands

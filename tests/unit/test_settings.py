@@ -1,8 +1,12 @@
 """Settings: every bad value is refused before anything runs, naming the key."""
 
+import re
+
 import pytest
+import yaml
 from salt.exceptions import CommandExecutionError
 
+from tests.conftest import REPO
 from tests.unit.conftest import assist, assist_settings, configure_loader_modules  # noqa: F401  (the loader mock)
 
 
@@ -94,3 +98,20 @@ def test_lookup_must_be_a_mapping(configure_loader_modules):
     assist.__salt__["config.get"] = lambda key, default=None, merge=None: ["root", "/"]
     with pytest.raises(CommandExecutionError, match="assist:lookup must be a mapping of settings, not list"):
         assist._settings()
+
+
+def test_pillar_example_shows_every_setting_with_its_default():
+    example = yaml.safe_load((REPO / "pillar.example").read_text())
+    assert example["assist"]["lookup"] == assist_settings.DEFAULTS
+
+
+def test_the_readme_lists_every_setting_with_its_default():
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", (REPO / "README.md").read_text(), re.M)
+    shown = {key: yaml.safe_load(default) for key, default in rows if key in assist_settings.SETTINGS or key.endswith("_seconds")}
+    assert shown == assist_settings.DEFAULTS
+
+
+def test_pillar_example_shows_the_policys_keys_and_they_pass_the_check():
+    policy = yaml.safe_load((REPO / "pillar.example").read_text())["assist"]
+    assert set(policy) - {"lookup"} == set(assist_settings.POLICY)
+    assert assist_settings.policy(policy)["client"] == policy["client"]

@@ -1,0 +1,119 @@
+"""The product through Salt's syndic, driven from the master of masters: every minion,
+under the top master or under the syndic's master, is reached once and really acts.
+
+The topology and which Salt release runs it (3007's daemons when pytest runs on 3008,
+whose syndic is broken): tests/integration/syndic.py.
+"""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tests.integration import syndic
+from tests.support import fakeagent
+from tests.support.fakeagent import holds_for
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    return syndic.scripts_dir()
+
+
+@pytest.fixture(scope="module")
+def sandboxes(tmp_path_factory):
+    return {name: tmp_path_factory.mktemp(name) for name in syndic.MINIONS}
+
+
+@pytest.fixture(scope="module")
+def topology(request, event_listener, tmp_path_factory, scripts, ext_root, sandboxes):
+    factories = syndic.manager(request, event_listener, tmp_path_factory.mktemp("syn"), scripts)
+    topology = syndic.Topology(factories, ext_root, sandboxes)
+    with topology.started():
+        synced = returns(topology, "*", "saltutil.sync_all")
+        assert synced.minions() == sorted(syndic.MINIONS), synced.pairs
+        yield topology
+
+
+@pytest.fixture
+def agents(topology, sandboxes):
+    """A fresh, running fake agent under every minion; never-delete trees unchanged after."""
+    agents, never_delete = {}, {}
+    try:
+        for name, root in sandboxes.items():
+            shutil.rmtree(root)
+            root.mkdir()
+            agents[name] = fakeagent.install(root, init="sysvinit")
+            never_delete[name] = agents[name].protected_snapshot()
+            agents[name].start()
+        yield agents
+    finally:
+        for agent in agents.values():
+            agent.cleanup()
+    assert {name: agent.protected_snapshot() for name, agent in agents.items()} == never_delete
+
+
+def returns(topology, target, function, *args):
+    """salt TARGET FUNCTION on the top master: its returns in the order they arrived, one
+    entry per return (a minion answering twice is there twice)."""
+    done = subprocess.run(topology.salt_argv(target, function, *args), capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert done.returncode == 0, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    decoder, text, pos, answers = json.JSONDecoder(), done.stdout, 0, []
+    while pos < len(text.rstrip()):
+        while text[pos].isspace():
+            pos += 1
+        document, pos = decoder.raw_decode(text, pos)
+        answers += list(document.items())
+    return Returns(answers)
+
+
+class Returns:
+    """(minion, value) pairs as they arrived."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def minions(self):
+        """Every answering minion, sorted, as often as it answered."""
+        return sorted(name for name, _ in self.pairs)
+
+    def by_minion(self):
+        return dict(self.pairs)
+
+
+def test_the_topology_runs_a_release_whose_syndic_works(topology, scripts):
+    """Guards the choice in syndic.py: the daemons are the release it says."""
+    versions = returns(topology, "*", "test.version").by_minion()
+    assert set(versions.values()) == {syndic.release(scripts)}
+    assert int(syndic.release(scripts).split(".")[0]) not in syndic.BROKEN_SYNDIC
+
+
+def test_status_from_the_top_counts_every_minion_once(topology, agents):
+    status = returns(topology, "*", "assist.status")
+    assert status.minions() == sorted(syndic.MINIONS)  # each once: none lost, none doubled
+    for name, report in status.by_minion().items():
+        assert report["client"]["running"] is True, name
+        assert report["client"]["pids"] == agents[name].client_pids(), name
+        assert report["daemon"]["running"] is True, name
+
+
+def test_stop_from_the_top_stops_the_agent_under_every_minion(topology, agents):
+    stop = returns(topology, "*", "assist.stop")
+    assert stop.minions() == sorted(syndic.MINIONS)
+    for name, ret in stop.by_minion().items():
+        assert ret["changes"] == {
+            "daemon": {"old": "running", "new": "absent"},
+            "client": {"old": "running", "new": "stopped"},
+        }, name
+    for name, agent in agents.items():
+        # Down and staying down: a live watchdog (0.1 s poll) would restart it at once.
+        assert holds_for(lambda agent=agent: agent.client_pids() == [], 1.0), name
+        assert agent.daemon_pids() == [], name
+        assert not agent.daemon_dir.exists(), name
+
+    status = returns(topology, "*", "assist.status").by_minion()
+    assert {name: report["client"]["running"] for name, report in status.items()} == dict.fromkeys(
+        syndic.MINIONS, False
+    )

@@ -1,0 +1,94 @@
+"""The host the containers run on: what it must offer, and how the harness runs its
+commands (a known PATH, a timeout, never outliving the test process)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+SANE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CGROUP_FS = Path("/sys/fs/cgroup")
+
+
+def ensure_tools() -> None:
+    """Raise RuntimeError naming exactly what is missing to run containers."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("must run as root (euid is %d)" % os.geteuid())
+    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "unshare", "tar", "zstd"):
+        if shutil.which(tool, path=host_env()["PATH"]) is None:
+            problems.append(
+                "command %r not found (make system installs it: tests/deps.sh system)" % tool)
+    for ns in ("pid", "user", "mnt", "uts", "ipc", "net"):
+        if not Path("/proc/self/ns", ns).exists():
+            problems.append("kernel lacks %s namespaces (/proc/self/ns/%s)" % (ns, ns))
+    if not cgroup_hierarchies():
+        problems.append("no writable cgroup hierarchy under /sys/fs/cgroup")
+    if not problems:
+        problems += _probe_namespaces()
+    if problems:
+        raise RuntimeError("cannot run init-system containers: " + "; ".join(problems))
+
+
+def _probe_namespaces() -> list[str]:
+    # Existing /proc/self/ns entries do not prove we may create namespaces
+    # (seccomp or a missing CAP_SYS_ADMIN can forbid it): try once.
+    try:
+        proc = subprocess.run(["unshare", "--mount", "--pid", "--uts", "--ipc", "--net",
+                               "--fork", "true"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ["cannot run unshare: %s" % exc]
+    if proc.returncode != 0:
+        return ["cannot create mount/pid/uts/ipc/net namespaces: %s" % proc.stderr.strip()]
+    return []
+
+
+def cgroup_hierarchies() -> list[Path]:
+    """cgroup hierarchies nspawn uses: unified (v2) and name=systemd (v1)."""
+    candidates = [CGROUP_FS / "unified", CGROUP_FS / "systemd"]
+    if (CGROUP_FS / "cgroup.procs").exists():        # pure cgroup v2 host
+        candidates = [CGROUP_FS]
+    return [c for c in candidates
+            if (c / "cgroup.procs").exists() and os.access(c, os.W_OK)]
+
+
+def host_env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = SANE_PATH + ":" + env.get("PATH", "")
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def run_host(argv, timeout: float, env=None) -> None:
+    """Run a host command; a failure raises RuntimeError with its output's end."""
+    proc = subprocess.run(argv, capture_output=True, text=True,
+                          timeout=timeout, env=env or host_env())
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed (exit %d): %s"
+                           % (" ".join(argv), proc.returncode,
+                              (proc.stderr or proc.stdout)[-3000:]))
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when the test process dies (survives exec)."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive lock held while building one cache entry."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
