@@ -104,8 +104,10 @@ class Topology:
     def __init__(self, factories, ext_root, sandboxes):
         if factories.scripts_dir is not None and not factories.generate_scripts:
             self.salt_command = [str(factories.scripts_dir / "salt")]
+            self.salt_run_command = [str(factories.scripts_dir / "salt-run")]
         else:
             self.salt_command = [sys.executable, factories.get_salt_script_path("salt")]
+            self.salt_run_command = [sys.executable, factories.get_salt_script_path("salt-run")]
         self.top = factories.salt_master_daemon(
             "syn-top",
             overrides={"interface": TOP_ADDRESS, "order_masters": True, **master_overrides(ext_root)},
@@ -139,6 +141,11 @@ class Topology:
         twice shows twice)."""
         return [*self.salt_command, f"--config-dir={self.top.config_dir}", "--out=json",
                 f"--timeout={timeout}", *args]
+
+
+    def salt_run_argv(self, *args):
+        """salt-run on the top master, of the same Salt as the daemons, in JSON."""
+        return [*self.salt_run_command, f"--config-dir={self.top.config_dir}", "--out=json", *args]
 
 
 class _Started:

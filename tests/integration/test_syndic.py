@@ -99,6 +99,24 @@ def test_status_from_the_top_counts_every_minion_once(topology, agents):
         assert report["daemon"]["running"] is True, name
 
 
+def salt_run(topology, *args):
+    done = subprocess.run(topology.salt_run_argv(*args), capture_output=True, text=True, timeout=180, check=False)
+    return done.returncode, json.loads(done.stdout or "null"), done.stderr
+
+
+def test_the_report_from_the_top_counts_every_minion_once(topology, agents):
+    assert salt_run(topology, "saltutil.sync_runners")[0] == 0
+    code, report, stderr = salt_run(topology, "assist.report", "strict=True")
+    assert code == 0, (report, stderr)
+    assert report["summary"] | {"targeted": None} == {
+        "targeted": None, "answered": len(syndic.MINIONS), "compliant": len(syndic.MINIONS),
+        "drifted": 0, "errors": 0, "unreachable": 0,
+    }
+    # The top holds only its own minions' keys and the syndic's: those under the syndic's
+    # master are counted from their answers, each once.
+    assert report["summary"]["targeted"] == len(syndic.MINIONS)
+
+
 def test_stop_from_the_top_stops_the_agent_under_every_minion(topology, agents):
     stop = returns(topology, "*", "assist.stop")
     assert stop.minions() == sorted(syndic.MINIONS)
