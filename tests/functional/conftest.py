@@ -1,7 +1,6 @@
 """Functional tier: the module and states called in-process through Salt's loader,
 against a fake agent with real processes in a sandbox root (sysvinit path)."""
 
-import shutil
 
 import pytest
 from saltfactories.utils.functional import Loaders
@@ -75,13 +74,5 @@ def agent(sandbox):
     Whatever the test did, the instance's registration and the agent's configuration
     (/usr/local/share/aliyun-assist, /etc/sysconfig/aliyun) must be byte-identical after.
     """
-    shutil.rmtree(sandbox)
-    sandbox.mkdir()
-    agent = fakeagent.install(sandbox, init="sysvinit")
-    never_delete = agent.protected_snapshot()
-    try:
-        agent.start()
-        yield agent
-    finally:
-        agent.cleanup()
-    assert agent.protected_snapshot() == never_delete
+    with fakeagent.running({"sandbox": sandbox}) as agents:
+        yield agents["sandbox"]

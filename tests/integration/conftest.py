@@ -7,7 +7,6 @@ Minions and their pillar group (pillar/top.sls):
   db-1     grain assist_policy=frozen: frozen (agent stopped, watchdog removed, off at boot)
 """
 
-import shutil
 
 import pytest
 
@@ -55,18 +54,6 @@ def salt_minions(salt_master, sandboxes):
 
 @pytest.fixture
 def agents(salt_minions, sandboxes, salt_cli):
-    """A fresh, running fake agent on every minion. Whatever the test did, the never-delete
-    trees are byte-identical after."""
-    agents, never_delete = {}, {}
-    try:
-        for name, root in sandboxes.items():
-            shutil.rmtree(root)
-            root.mkdir()
-            agents[name] = fakeagent.install(root, init="sysvinit")
-            never_delete[name] = agents[name].protected_snapshot()
-            agents[name].start()
+    """A fresh, running fake agent on every minion; never-delete trees unchanged after."""
+    with fakeagent.running(sandboxes) as agents:
         yield agents
-    finally:
-        for agent in agents.values():
-            agent.cleanup()
-    assert {name: agent.protected_snapshot() for name, agent in agents.items()} == never_delete

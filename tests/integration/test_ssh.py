@@ -10,7 +10,6 @@ the repository's own pillar/top.sls puts the target in the frozen group.
 
 import os
 import pwd
-import shutil
 from pathlib import Path
 
 import pytest
@@ -122,16 +121,8 @@ def salt_ssh(salt_factories, ext_root, sshd, roster):
 def agent(ssh_sandbox):
     """A fresh, running fake agent in the target's sandbox; its never-delete trees are
     byte-identical after the test, whatever it did."""
-    shutil.rmtree(ssh_sandbox)
-    ssh_sandbox.mkdir()
-    fake = fakeagent.install(ssh_sandbox, init="sysvinit")
-    never_delete = fake.protected_snapshot()
-    try:
-        fake.start()
-        yield fake
-    finally:
-        fake.cleanup()
-    assert fake.protected_snapshot() == never_delete
+    with fakeagent.running({"target": ssh_sandbox}) as agents:
+        yield agents["target"]
 
 
 def tree(root):

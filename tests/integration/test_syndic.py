@@ -6,7 +6,6 @@ whose syndic is broken): tests/integration/syndic.py.
 """
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -39,19 +38,8 @@ def topology(request, event_listener, tmp_path_factory, scripts, ext_root, sandb
 @pytest.fixture
 def agents(topology, sandboxes):
     """A fresh, running fake agent under every minion; never-delete trees unchanged after."""
-    agents, never_delete = {}, {}
-    try:
-        for name, root in sandboxes.items():
-            shutil.rmtree(root)
-            root.mkdir()
-            agents[name] = fakeagent.install(root, init="sysvinit")
-            never_delete[name] = agents[name].protected_snapshot()
-            agents[name].start()
+    with fakeagent.running(sandboxes) as agents:
         yield agents
-    finally:
-        for agent in agents.values():
-            agent.cleanup()
-    assert {name: agent.protected_snapshot() for name, agent in agents.items()} == never_delete
 
 
 def returns(topology, target, function, *args):

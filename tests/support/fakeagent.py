@@ -23,11 +23,13 @@ host-side helpers) counts a process as alive only if it exists and is not a
 zombie.
 """
 
+import contextlib
 import functools
 import hashlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -41,7 +43,7 @@ from pathlib import Path, PurePosixPath
 from tests.support.agent.assist_daemon import alive as _alive
 from tests.support.agent.assist_daemon import cmdline as _cmdline
 
-__all__ = ["install", "FakeAgent", "wait_until", "FAULTS"]
+__all__ = ["install", "running", "FakeAgent", "wait_until", "FAULTS"]
 
 FAULTS = ("daemon-stop-fails", "daemon-delete-fails", "client-stop-fails", "client-stop-hangs")
 
@@ -441,3 +443,23 @@ def _kill(pid, sig):
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+@contextlib.contextmanager
+def running(roots):
+    """A fresh fake agent (client and watchdog running) in each of ``roots`` ({name:
+    folder}, each emptied first), yielded as {name: FakeAgent} and killed afterwards.
+    Whatever happened meanwhile, the never-delete trees must be byte-identical after."""
+    agents, never_delete = {}, {}
+    try:
+        for name, root in roots.items():
+            shutil.rmtree(root, ignore_errors=True)
+            Path(root).mkdir(parents=True)
+            agents[name] = install(root, init="sysvinit")
+            never_delete[name] = agents[name].protected_snapshot()
+            agents[name].start()
+        yield agents
+    finally:
+        for agent in agents.values():
+            agent.cleanup()
+    assert {name: agent.protected_snapshot() for name, agent in agents.items()} == never_delete
