@@ -337,9 +337,10 @@ class FakeAgent:
 
     def _find(self, wanted):
         """Like _scan, minus forked children: between fork and exec a child
-        still shows its parent's argv."""
+        still shows its parent's argv. A process gone since the scan (no parent
+        to read: _ppid 0) was such a short-lived child, and is left out too."""
         found = self._scan(wanted)
-        return [pid for pid in found if _ppid(pid) not in found]
+        return [pid for pid in found if _ppid(pid) not in (0, *found)]
 
     def client_pids(self):
         client = self.runtime_path(self.client_path)
