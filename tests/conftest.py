@@ -1,5 +1,6 @@
 """Fixtures shared by every tier: the salt-master serves the integration and system tiers."""
 
+import contextlib
 import importlib.util
 import pathlib
 
@@ -26,6 +27,16 @@ def extension_dirs():
 
 # Salt's temporary log handler otherwise writes to a closed stream at exit.
 salt._logging.shutdown_temp_handler()
+
+
+@contextlib.contextmanager
+def all_started(factories):
+    """Start salt daemons one after the other; stop them in reverse order, also after a
+    failure part way."""
+    with contextlib.ExitStack() as stack:
+        for factory in factories:
+            stack.enter_context(factory.started())
+        yield
 
 
 def load_source(name, path):

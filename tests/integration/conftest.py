@@ -10,6 +10,7 @@ Minions and their pillar group (pillar/top.sls):
 
 import pytest
 
+from tests.conftest import all_started
 from tests.support import fakeagent
 
 MINIONS = {
@@ -38,18 +39,10 @@ def salt_minions(salt_master, sandboxes):
         )
         for name, grains in MINIONS.items()
     }
-    started = []
-    try:
-        for factory in factories.values():
-            started.append(factory.started())
-            started[-1].__enter__()
-        cli = salt_master.salt_cli()
-        ret = cli.run("saltutil.sync_all", minion_tgt=FLEET)
+    with all_started(factories.values()):
+        ret = salt_master.salt_cli().run("saltutil.sync_all", minion_tgt=FLEET)
         assert ret.returncode == 0, ret
         yield factories
-    finally:
-        for context in reversed(started):
-            context.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ import pytest
 import salt.version
 from saltfactories.manager import FactoriesManager
 
-from tests.conftest import REPO
+from tests.conftest import REPO, all_started
 
 # Salt releases (major numbers) whose syndic drops the lower minions' returns.
 BROKEN_SYNDIC = {3008}
@@ -132,8 +132,7 @@ class Topology:
 
     def started(self):
         """The top master, the syndic (with its master and minion), then the minions."""
-        stack = [self.top.started(), self.syndic.started(), *(m.started() for m in self.minions.values())]
-        return _Started(stack)
+        return all_started([self.top, self.syndic, *self.minions.values()])
 
     def salt_argv(self, *args, timeout=60):
         """The salt CLI on the top master, of the same Salt as the daemons, one JSON
@@ -142,27 +141,6 @@ class Topology:
         return [*self.salt_command, f"--config-dir={self.top.config_dir}", "--out=json",
                 f"--timeout={timeout}", *args]
 
-
     def salt_run_argv(self, *args):
         """salt-run on the top master, of the same Salt as the daemons, in JSON."""
         return [*self.salt_run_command, f"--config-dir={self.top.config_dir}", "--out=json", *args]
-
-
-class _Started:
-    def __init__(self, contexts):
-        self.contexts, self.entered = contexts, []
-
-    def __enter__(self):
-        try:
-            for context in self.contexts:
-                context.__enter__()
-                self.entered.append(context)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        while self.entered:
-            self.entered.pop().__exit__(None, None, None)
-

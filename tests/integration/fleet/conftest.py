@@ -18,7 +18,7 @@ import shutil
 import pytest
 import salt.utils.event
 
-from tests.conftest import REPO
+from tests.conftest import REPO, all_started
 from tests.support import fakeagent
 
 MINIONS = {
@@ -95,7 +95,7 @@ def fleet_minions(fleet_master, fleet_roots, fleet_cli):
         name: fleet_master.salt_minion_daemon(name, overrides=minion_overrides(fleet_roots[name], grains))
         for name, grains in MINIONS.items()
     }
-    with started(factories.values()):
+    with all_started(factories.values()):
         ret = fleet_cli.run("-L", "saltutil.sync_all", minion_tgt=",".join(MINIONS))
         assert ret.returncode == 0, ret
         yield factories
@@ -119,29 +119,6 @@ def fresh_agent(root):
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir()
     return fakeagent.install(root, init="sysvinit")
-
-
-class started:
-    """Start daemons one after the other; stop them in reverse order, also after a
-    failure part way."""
-
-    def __init__(self, factories):
-        self.factories, self.contexts = list(factories), []
-
-    def __enter__(self):
-        try:
-            for factory in self.factories:
-                context = factory.started()
-                context.__enter__()
-                self.contexts.append(context)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        for context in reversed(self.contexts):
-            context.__exit__(None, None, None)
 
 
 def state_jobs(event_listener, master, after, minion=None):

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.conftest import all_started
 from tests.integration.fleet.conftest import (
     BEACON_INTERVAL,
     ENFORCE_INTERVAL,
@@ -15,7 +16,6 @@ from tests.integration.fleet.conftest import (
     fire_from_minion,
     fresh_agent,
     minion_overrides,
-    started,
     state_jobs,
 )
 from tests.support.fakeagent import holds_for, wait_until
@@ -38,7 +38,7 @@ def watched(fleet_master, fleet_roots, fleet_cli):
         loop_interval=1,
     )
     factory = fleet_master.salt_minion_daemon(WATCHED, overrides=overrides)
-    with started([factory]):
+    with all_started([factory]):
         pause(fleet_cli, True)
         assert fleet_cli.run("saltutil.sync_all", minion_tgt=WATCHED).returncode == 0
         yield factory

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.integration.fleet.conftest import BROKEN_POLICY, EVENTS_ARRIVE, fresh_agent, minion_overrides, started
+from tests.conftest import all_started
+from tests.integration.fleet.conftest import BROKEN_POLICY, EVENTS_ARRIVE, fresh_agent, minion_overrides
 from tests.support.fakeagent import holds_for
 
 FOUR = "web-2,build-2,db-2,bad-2"
@@ -78,7 +79,7 @@ def spare(fleet_master, fleet_roots, tmp_path):
     factory = fleet_master.salt_minion_daemon("spare-2", overrides=minion_overrides(tmp_path / "root"))
     try:
         agent.start()
-        with started([factory]):
+        with all_started([factory]):
             yield factory
     finally:
         agent.cleanup()
