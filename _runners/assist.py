@@ -94,9 +94,10 @@ def report(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, stri
     if problem:
         return _usage_error(problem)
     try:
-        targeted, answers = _publish_audit(
+        targeted, answers = _publish(
             tgt,
             tgt_type,
+            "assist.audit",
             timeout or __opts__["timeout"],
             gather_job_timeout or __opts__["gather_job_timeout"],
         )
@@ -143,32 +144,34 @@ def _usage_error(problem):
     return {"error": f"assist.report: {problem}; nothing was published", "retcode": EX_USAGE}
 
 
-def _publish_audit(tgt, tgt_type, timeout, gather_job_timeout):
-    """Publish assist.audit; the minions the master targeted, and {minion: answer}
-    for those that answered (answer: the return and its retcode)."""
-    targeted, answers = [], {}
+def _publish(tgt, tgt_type, fun, timeout, gather_job_timeout):
+    """Publish ``fun``; the minions targeted, and {minion: answer} for those that
+    answered (answer: the return and its retcode).
+
+    Targeted are the minions the master matched and, on a master of masters, the ones
+    each syndic's master matched (the syndic forwards that list; Salt's LocalClient
+    adds it to the job's minions and, with expect_minions, yields a ``failed`` row
+    for each of them that stayed silent)."""
+    targeted, answers = set(), {}
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
         rows_ = client.cmd_iter(
             tgt,
-            "assist.audit",
+            fun,
             timeout=timeout,
             tgt_type=tgt_type,
             gather_job_timeout=gather_job_timeout,
-            yield_pub_data=True,  # first: whom the master targeted
-            # Only real answers: Salt 3008 yields a row for each silent minion when
-            # expect_minions is on (its default in get_cli_event_returns); every
-            # release here leaves it off in cmd_iter, and it is said here for all.
-            expect_minions=False,
+            yield_pub_data=True,  # first: whom this master targeted
+            expect_minions=True,  # last: a row for each silent minion, at any level
         )
         for number, row in enumerate(rows_):
             if number == 0:
-                targeted = sorted((row or {}).get("minions", []))
+                targeted.update((row or {}).get("minions", []))
                 continue
             for minion, answer in (row or {}).items():
-                if not isinstance(answer, dict) or answer.get("failed") or answer.get("out") == "no_return":
-                    continue  # a silent minion's placeholder, not an answer
-                answers[minion] = answer
-    return targeted, answers
+                targeted.add(minion)
+                if isinstance(answer, dict) and not answer.get("failed") and answer.get("out") != "no_return":
+                    answers[minion] = answer
+    return sorted(targeted), answers
 
 
 def _judge(answer):
@@ -240,15 +243,23 @@ def rows(targeted, answers):
 # --------------------------------------------------------------------------- rollout
 
 
-def plan(rollout=None):
+def plan(rollout=None, timeout=None, gather_job_timeout=None):
     """
     The steps of a rollout of the ``assist`` state, from pillar ``assist_rollout``:
     ``target`` (a compound target), ``canary`` (a list of minion ids of the target,
     first and alone; none by default), ``batch`` (the size of each following wave:
     ``n`` minions or ``n%`` of the rest, at least one; 25% by default). Returns the
-    target, the canary and the waves, each a list of minion ids, as the master matches
-    the target now; a bad value returns ``error`` naming the pillar key.
+    target, the canary and the waves, each a list of minion ids.
+
+    The minions are those that answer a ``test.ping`` to the target now, as Salt's
+    ``--batch`` finds them, so a master of masters plans the minions of its syndics
+    too. A targeted minion that stays silent refuses the plan (a wave holding it would
+    fail halfway through the rollout): the error names it, to bring it up or leave it
+    out of the target. A bad value returns ``error`` naming the pillar key.
     ``salt/assist/orch/rollout.sls`` renders its steps from it.
+
+    timeout, gather_job_timeout
+        As for ``assist.report``: the master's own when not given.
 
     CLI Example:
 
@@ -258,9 +269,15 @@ def plan(rollout=None):
     """
     try:
         target, canary, batch = check_rollout(rollout)
-        matched = salt.utils.minions.CkMinions(__opts__).check_minions(target, "compound")["minions"]
-        ret = {"target": target, "canary": canary, "waves": waves(target, matched, canary, batch)}
-    except ValueError as exc:
+        targeted, answers = _publish(
+            target,
+            "compound",
+            "test.ping",
+            timeout or __opts__["timeout"],
+            gather_job_timeout or __opts__["gather_job_timeout"],
+        )
+        ret = {"target": target, "canary": canary, "waves": waves(target, targeted, answers, canary, batch)}
+    except (ValueError, SaltClientError) as exc:
         __context__["retcode"] = 1
         return {"error": str(exc), "retcode": 1}
     __context__["retcode"] = 0
@@ -304,12 +321,20 @@ def check_rollout(rollout):
     return target, canary, str(batch)
 
 
-def waves(target, matched, canary, batch):
+def waves(target, targeted, answered, canary, batch):
     """The waves after the canary: the target's other minions in order, ``batch`` at a
-    time (``n%``: that share of them, rounded down, at least one, as Salt's --batch)."""
-    matched = sorted(matched)
-    if not matched:
+    time (``n%``: that share of them, rounded down, at least one, as Salt's --batch).
+    ValueError when the target matches nothing, leaves out the canary, or holds a
+    minion that did not answer."""
+    if not targeted:
         raise ValueError(f"pillar assist_rollout:target {target!r} matches no minion")
+    silent = sorted(set(targeted) - set(answered))
+    if silent:
+        raise ValueError(
+            f"pillar assist_rollout:target {target!r}: {', '.join(silent)} did not answer; "
+            f"start them, or leave them out: target: '( {target} ) and not L@{','.join(silent)}'"
+        )
+    matched = sorted(targeted)
     outside = [minion for minion in canary if minion not in matched]
     if outside:
         raise ValueError(

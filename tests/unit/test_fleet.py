@@ -203,20 +203,29 @@ MATCHED = [f"m{n:02}" for n in range(1, 11)]
     ],
 )
 def test_waves_follow_the_batch_after_the_canary(canary, batch, sizes):
-    waves = runner.waves("*", MATCHED, canary, batch)
+    waves = runner.waves("*", MATCHED, MATCHED, canary, batch)
     assert [len(wave) for wave in waves] == sizes
     assert sorted(sum(waves, []) + canary) == MATCHED
 
 
 def test_only_a_canary_leaves_no_wave():
-    assert runner.waves("web-1", ["web-1"], ["web-1"], "1") == []
+    assert runner.waves("web-1", ["web-1"], ["web-1"], ["web-1"], "1") == []
 
 
 def test_a_target_that_matches_nothing_or_misses_the_canary_is_refused():
     with pytest.raises(ValueError, match="pillar assist_rollout:target 'nothing-\\*' matches no minion"):
-        runner.waves("nothing-*", [], [], "1")
+        runner.waves("nothing-*", [], [], [], "1")
     with pytest.raises(ValueError, match="pillar assist_rollout:canary: db-1 not among the minions the target matches"):
-        runner.waves("web-*", ["web-1", "web-2"], ["db-1"], "1")
+        runner.waves("web-*", ["web-1", "web-2"], ["web-1", "web-2"], ["db-1"], "1")
+
+
+def test_a_silent_minion_refuses_the_plan_and_says_how_to_leave_it_out():
+    with pytest.raises(ValueError) as refused:
+        runner.waves("web-* or db-1", ["db-1", "web-1", "web-2"], ["web-1"], [], "1")
+    assert str(refused.value) == (
+        "pillar assist_rollout:target 'web-* or db-1': db-1, web-2 did not answer; start them, "
+        "or leave them out: target: '( web-* or db-1 ) and not L@db-1,web-2'"
+    )
 
 
 # --------------------------------------------------------------------------- beacon

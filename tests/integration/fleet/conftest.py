@@ -121,6 +121,21 @@ def fresh_agent(root):
     return fakeagent.install(root, init="sysvinit")
 
 
+@pytest.fixture
+def spare(fleet_master, fleet_roots, tmp_path):
+    """spare-2: a minion that was never synced (no assist module), with an agent; its
+    key is deleted afterwards."""
+    agent = fresh_agent(tmp_path / "root")
+    factory = fleet_master.salt_minion_daemon("spare-2", overrides=minion_overrides(tmp_path / "root"))
+    try:
+        agent.start()
+        with all_started([factory]):
+            yield factory
+    finally:
+        agent.cleanup()
+        fleet_master.salt_key_cli().run("-d", "spare-2", "-y")
+
+
 def state_jobs(event_listener, master, after, minion=None):
     """The state jobs the master published since ``after`` (to ``minion`` alone, when
     given), from its events, in the order they were published."""

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import all_started
-from tests.integration.fleet.conftest import BROKEN_POLICY, EVENTS_ARRIVE, fresh_agent, minion_overrides
+from tests.integration.fleet.conftest import BROKEN_POLICY, EVENTS_ARRIVE
 from tests.support.fakeagent import holds_for
 
 FOUR = "web-2,build-2,db-2,bad-2"
@@ -69,21 +68,6 @@ def test_the_report_counts_drift_and_errors_before_a_highstate_and_none_after(fl
     assert strict.data["summary"]["compliant"] == 3
     broken = report(fleet_run, FOUR, "strict=True")
     assert broken.returncode == 1 and broken.data["errors"] == {"bad-2": BROKEN_POLICY}
-
-
-@pytest.fixture
-def spare(fleet_master, fleet_roots, tmp_path):
-    """spare-2: a minion that was never synced (no assist module), with an agent; its
-    key is deleted afterwards."""
-    agent = fresh_agent(tmp_path / "root")
-    factory = fleet_master.salt_minion_daemon("spare-2", overrides=minion_overrides(tmp_path / "root"))
-    try:
-        agent.start()
-        with all_started([factory]):
-            yield factory
-    finally:
-        agent.cleanup()
-        fleet_master.salt_key_cli().run("-d", "spare-2", "-y")
 
 
 def test_a_minion_without_the_module_is_an_error_and_a_stopped_one_is_unreachable(fleet_run, fleet_agents, spare):

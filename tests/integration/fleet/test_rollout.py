@@ -95,3 +95,14 @@ def test_a_bad_rollout_pillar_names_the_key_and_changes_nothing(fleet_run, fleet
     assert named in ret.stdout + ret.stderr, ret
     assert state_runs(event_listener, fleet_master, since) == []
     assert processes(fleet_agents) == before
+
+
+def test_a_silent_minion_in_the_target_refuses_the_rollout_before_any_step(fleet_run, fleet_master, fleet_agents, event_listener, spare):
+    spare.terminate()  # its key stays accepted: the master still targets it
+    before = processes(fleet_agents)
+    since = time.time()
+    ret = rollout(fleet_run, {"target": f"{TARGET},spare-2", "canary": ["db-2"]})
+    assert ret.returncode != 0, ret
+    assert "spare-2 did not answer; start them, or leave them out" in ret.stdout + ret.stderr, ret
+    assert state_runs(event_listener, fleet_master, since) == []
+    assert processes(fleet_agents) == before
