@@ -32,6 +32,7 @@ def topology(request, event_listener, tmp_path_factory, scripts, ext_root, sandb
     with topology.started():
         synced = returns(topology, "*", "saltutil.sync_all")
         assert synced.minions() == sorted(syndic.MINIONS), synced.pairs
+        assert salt_run(topology, "saltutil.sync_runners")[0] == 0
         yield topology
 
 
@@ -88,12 +89,11 @@ def test_status_from_the_top_counts_every_minion_once(topology, agents):
 
 
 def salt_run(topology, *args):
-    done = subprocess.run(topology.salt_run_argv(*args), capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(topology.salt_run_argv(*args), capture_output=True, text=True, timeout=600, check=False)
     return done.returncode, json.loads(done.stdout or "null"), done.stderr
 
 
 def test_the_report_from_the_top_counts_every_minion_once(topology, agents):
-    assert salt_run(topology, "saltutil.sync_runners")[0] == 0
     code, report, stderr = salt_run(topology, "assist.report", "strict=True")
     assert code == 0, (report, stderr)
     assert report["summary"] | {"targeted": None} == {
@@ -123,3 +123,85 @@ def test_stop_from_the_top_stops_the_agent_under_every_minion(topology, agents):
     assert {name: report["client"]["running"] for name, report in status.items()} == dict.fromkeys(
         syndic.MINIONS, False
     )
+
+
+def processes(agents):
+    return {name: (agent.client_pids(), agent.daemon_pids()) for name, agent in agents.items()}
+
+
+def rollout(topology, pillar):
+    """salt-run state.orchestrate assist.orch.rollout on the top master."""
+    return salt_run(topology, "state.orchestrate", "assist.orch.rollout",
+                    "pillar=" + json.dumps({"assist_rollout": pillar}))
+
+
+def steps(ret):
+    """The orchestration's steps in the order they ran: {id: (result, minions the step
+    changed)}, as a list of (id, result, minions)."""
+    (states,) = ret["data"].values()
+    ran = sorted(states.values(), key=lambda state: state["__run_num__"])
+    return [(state["__id__"], state["result"], sorted(state["changes"].get("ret", {}))) for state in ran]
+
+
+def test_a_silent_minion_under_the_syndic_is_listed_and_refuses_a_rollout(topology, agents):
+    before = processes(agents)
+    with topology.minions["syn-low-2"].stopped():
+        code, report, stderr = salt_run(topology, "assist.report", "strict=True", "timeout=5", "gather_job_timeout=5")
+        assert code == 1, (report, stderr)
+        assert report["summary"] == {
+            "targeted": len(syndic.MINIONS), "answered": len(syndic.MINIONS) - 1, "compliant": len(syndic.MINIONS) - 1,
+            "drifted": 0, "errors": 0, "unreachable": 1,
+        }
+        # Known to the top only from the syndic's list of the minions its master targeted.
+        assert report["unreachable"] == ["syn-low-2"]
+
+        code, ret, stderr = rollout(topology, {"target": "*", "canary": ["syn-low-1"]})
+        assert code != 0, ret
+        assert "syn-low-2 did not answer; start them, or leave them out" in json.dumps(ret) + stderr
+    assert processes(agents) == before
+
+
+@pytest.fixture
+def frozen(topology):
+    """Every minion in the frozen group (grain assist_policy=frozen, pillar rendered by
+    each minion's own master): the rollout has work to do at both levels."""
+    def policy(*grain):
+        assert returns(topology, "*", *grain).minions() == sorted(syndic.MINIONS)
+        assert returns(topology, "*", "saltutil.refresh_pillar", "wait=True").minions() == sorted(syndic.MINIONS)
+        return returns(topology, "*", "pillar.get", "assist:client").by_minion()
+
+    assert policy("grains.setval", "assist_policy", "frozen") == dict.fromkeys(syndic.MINIONS, "dead")
+    yield
+    assert policy("grains.delkey", "assist_policy") == dict.fromkeys(syndic.MINIONS, "")
+
+
+def test_a_rollout_from_the_top_reaches_both_levels_canary_first(topology, agents, frozen):
+    code, ret, stderr = rollout(topology, {"target": "*", "canary": ["syn-low-1"], "batch": 2})
+    assert code == 0, (ret, stderr[-2000:])
+    # The canary under the syndic, then a wave across both levels, then the top's minion;
+    # each step changed exactly its own minions.
+    assert steps(ret) == [
+        ("assist-rollout-canary", True, ["syn-low-1"]),
+        ("assist-rollout-canary-audit", True, []),
+        ("assist-rollout-wave-1", True, ["syn-low-2", "syn-mid"]),
+        ("assist-rollout-wave-1-audit", True, []),
+        ("assist-rollout-wave-2", True, ["syn-top-1"]),
+        ("assist-rollout-wave-2-audit", True, []),
+        ("assist-rollout-report", True, []),
+    ]
+    for name, agent in agents.items():
+        assert holds_for(lambda agent=agent: agent.client_pids() == [], 1.0), name
+        assert agent.daemon_pids() == [] and not agent.daemon_dir.exists(), name
+
+
+def test_a_failing_canary_under_the_syndic_halts_the_rollout(topology, agents, frozen):
+    agents["syn-low-1"].set_fault("client-stop-fails")
+    others = {name: agent for name, agent in agents.items() if name != "syn-low-1"}
+    before = processes(others)
+    code, ret, stderr = rollout(topology, {"target": "*", "canary": ["syn-low-1"], "batch": 2})
+    assert code != 0, ret
+    ran = steps(ret)
+    assert ran[0][:2] == ("assist-rollout-canary", False), ran
+    assert all(result is not True for _, result, _ in ran[1:]), ran
+    # Nobody else was touched, at either level: the same processes run, watchdogs included.
+    assert processes(others) == before

@@ -8,7 +8,8 @@
         pillar='{"assist_rollout": {"target": "web-* or G@role:web", "canary": ["web-1"], "batch": "25%"}}'
 
     The runner assist.plan checks the pillar (a bad value names the key, and no step
-    is rendered) and matches the target on the master now. #}
+    is rendered) and plans the minions that answer a test.ping to the target now, at
+    every level under syndics; a silent one refuses the rollout before any step. #}
 {%- set plan = salt["saltutil.runner"]("assist.plan", rollout=pillar.get("assist_rollout")) %}
 {%- if plan is not mapping %}
 {{- raise("assist.plan did not answer (" ~ plan ~ "); sync the runners: salt-run saltutil.sync_runners") }}
