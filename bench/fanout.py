@@ -2,13 +2,13 @@
 minions (1, 20, 50, 100; --quick: 1, 20), the fleet grown in batches:
 
   salt '*' assist.status    vs  salt '*' test.ping
-  salt '*' assist.audit     vs  salt '*' test.ping        (once the module has audit)
-  salt-run assist.report    vs  salt-run manage.status    (once _runners/assist.py exists)
+  salt '*' assist.audit     vs  salt '*' test.ping
+  salt-run assist.report    vs  salt-run manage.status
 
 Wall time of the CLI, medians of interleaved repetitions; the master's memory (the sum
 of PSS over the salt-master's processes, sampled every 50 ms: bench/sampler.py) during
 each call; a straight line fitted to time against the number of minions (seconds added per
-minion). What is not on this branch yet is a row that says so, not a missing row.
+minion).
 """
 
 import json
@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import traceback
 
-from common import REPO, Row, log, median, seconds, timed
+from common import Row, log, median, seconds, timed
 from sampler import TreePeak
 
 RATIO_GOALS = {"assist.status": 1.25, "assist.audit": 1.25, "assist.report": 1.3}
@@ -37,29 +37,8 @@ MINION_CHECKS = {
 }
 
 
-def available(fleet, names):
-    """The functions this branch has, in the order they are measured."""
-    functions = ["test.ping", "assist.status"]
-    _, returns, _ = fleet.salt(names[0], "sys.list_functions", "assist.audit", list_target=True)
-    if returns.get(names[0]) == ["assist.audit"]:
-        functions.append("assist.audit")
-    functions.append("manage.status")
-    if "def report(" in _read(REPO / "_runners" / "assist.py"):
-        functions.append("assist.report")
-    return functions
-
-
-def _read(path):
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
-def missing_reason(function):
-    if function == "assist.audit":
-        return "assist.audit is not in _modules/assist.py on this branch; measured once it is"
-    return "_runners/assist.py (assist.report) is not on this branch; measured once it is"
+# In the order measured; each repetition turns it by one.
+FUNCTIONS = ("test.ping", "assist.status", "assist.audit", "manage.status", "assist.report")
 
 
 class Sample:
@@ -97,6 +76,8 @@ def check_runner(function, names, done):
     good = done.returncode == 0 and isinstance(value, dict)
     if good and function == "manage.status":
         good = sorted(value.get("up", [])) == sorted(names) and not value.get("down")
+    if good and function == "assist.report":
+        good = value.get("summary", {}).get("answered") == len(names) and not value.get("unreachable")
     if not good:
         raise RuntimeError(f"salt-run {function}: exit {done.returncode}, {done.stdout.strip()[:300]} "
                            f"{done.stderr.strip()[:300]}")
@@ -136,11 +117,6 @@ def ratio_row(size, function, samples, failed, largest):
     base = BASELINE[function]
     goal_here = size == largest
     label = f"3 fan-out, {size} minion{'s' if size > 1 else ''}: {function}"
-    if function not in samples:
-        return Row(key=f"fanout_{function.split('.')[1]}_{size}", measure=label,
-                   subject="not measured", baseline=f"{base} {seconds(med(samples[base], 'took'))}",
-                   figure="-", goal=f"<= {RATIO_GOALS[function]}x" if goal_here else "(goal at the largest)",
-                   met=None, note=missing_reason(function))
     ratio = med(samples[function], "took") / med(samples[base], "took")
     return Row(
         key=f"fanout_{function.split('.')[1]}_{size}",
@@ -183,22 +159,19 @@ def added_by_runner(samples):
 
 def report_memory_row(size, samples):
     base = added_by_runner(samples["manage.status"])
-    baseline = f"manage.status: daemons {base['daemons_mb']:+.1f} MB, salt-run {base['salt_run_mb']:.0f} MB"
-    goal = f"< {REPORT_MEMORY_GOAL_MB:.0f} MB"
-    row = Row(key=f"report_memory_{size}", measure=f"3 master memory added by a report, {size} minions",
-              subject="not measured", baseline=baseline, figure="-", goal=goal, met=None,
-              note=missing_reason("assist.report"), data={"manage.status": base})
-    if "assist.report" in samples:
-        report = added_by_runner(samples["assist.report"])
-        added = report["daemons_mb"] + report["salt_run_mb"] - base["salt_run_mb"]
-        row.subject = f"assist.report: daemons {report['daemons_mb']:+.1f} MB, salt-run {report['salt_run_mb']:.0f} MB"
-        row.figure = f"{added:+.1f} MB"
-        row.met = added < REPORT_MEMORY_GOAL_MB
-        row.note = ("the daemons' growth during the report plus the salt-run process's peak "
-                    "beyond manage.status's")
-        row.data["assist.report"] = report
-        row.data["added_mb"] = added
-    return row
+    report = added_by_runner(samples["assist.report"])
+    added = report["daemons_mb"] + report["salt_run_mb"] - base["salt_run_mb"]
+    return Row(
+        key=f"report_memory_{size}",
+        measure=f"3 master memory added by a report, {size} minions",
+        subject=f"assist.report: daemons {report['daemons_mb']:+.1f} MB, salt-run {report['salt_run_mb']:.0f} MB",
+        baseline=f"manage.status: daemons {base['daemons_mb']:+.1f} MB, salt-run {base['salt_run_mb']:.0f} MB",
+        figure=f"{added:+.1f} MB",
+        goal=f"< {REPORT_MEMORY_GOAL_MB:.0f} MB",
+        met=added < REPORT_MEMORY_GOAL_MB,
+        note="the daemons' growth during the report plus the salt-run process's peak beyond manage.status's",
+        data={"manage.status": base, "assist.report": report, "added_mb": added},
+    )
 
 
 def growth_row(by_size):
@@ -227,7 +200,6 @@ def grow_and_measure(fleet, settings, at_size=None):
     A size that fails ends the growth with an error row; the sizes before it keep theirs."""
     rows, names, by_size = [], [], {}
     largest = max(settings.fanout_sizes)
-    functions = None
     for size in settings.fanout_sizes:
         try:
             new = [f"bench-{n:03d}" for n in range(len(names) + 1, size + 1)]
@@ -235,9 +207,8 @@ def grow_and_measure(fleet, settings, at_size=None):
             names += new
             if at_size:
                 rows += at_size(size, names)
-            functions = functions or available(fleet, names)
-            log(f"fan-out on {size} minion(s): {', '.join(functions)}")
-            samples, failed = measure(fleet, names, functions, settings.fanout_reps)
+            log(f"fan-out on {size} minion(s): {', '.join(FUNCTIONS)}")
+            samples, failed = measure(fleet, names, FUNCTIONS, settings.fanout_reps)
         except Exception as exc:
             log(f"fan-out on {size} minions failed:\n{traceback.format_exc()}")
             rows.append(Row(key=f"error_fanout_{size}", measure=f"3 fan-out, {size} minions",
