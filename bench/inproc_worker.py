@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import common  # noqa: E402, F401  (puts the repository on the import path: tests.*)
 import salt.config  # noqa: E402
 import yaml  # noqa: E402
 from saltfactories.utils.functional import Loaders  # noqa: E402
