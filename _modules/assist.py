@@ -46,7 +46,7 @@ def __virtual__():
 
 
 def _settings():
-    return assist_settings.load(__salt__["config.get"]("assist:lookup", {}, merge="recurse"))
+    return assist_settings.load(assist_settings.lookup(__opts__, __grains__, __pillar__))
 
 
 def _backend(act=True):

@@ -61,13 +61,20 @@ def program_pids(path):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 argv = handle.read().split(b"\0")[:2]
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                zombie = handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-        except (OSError, IndexError):  # gone meanwhile
+        except OSError:  # gone meanwhile
             continue
-        if not zombie and any(match(arg.decode("utf-8", "replace")) for arg in argv) and _same_root(entry):
+        # A zombie's cmdline reads empty; one that died since is caught by _alive.
+        if any(match(arg.decode("utf-8", "replace")) for arg in argv) and _alive(entry) and _same_root(entry):
             found.append(int(entry))
     return sorted(found)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # gone meanwhile
+        return False
 
 
 def _same_root(pid):

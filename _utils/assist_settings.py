@@ -8,7 +8,10 @@ takes the settings and their defaults from here; a unit test holds them to it.
 import json
 import os
 import re
+from collections.abc import Mapping
 
+import salt.utils.data
+import salt.utils.dictupdate
 from salt.exceptions import CommandExecutionError
 
 # key: (default, kind, meaning). The defaults are the vendor's names and paths.
@@ -58,6 +61,30 @@ POLICY = {
 
 def _refuse(key, value, why):
     raise CommandExecutionError(f"assist:lookup:{key}: {value!r} is refused: {why}")
+
+
+_MISSING = object()
+
+
+def lookup(opts, grains, pillar):
+    """``assist:lookup`` as ``config.get("assist:lookup", merge="recurse")`` finds it:
+    the pillar's ``master`` mapping, the pillar, the grains, then the minion config,
+    each later one merged over the earlier key by key. Only that key is merged:
+    config.get merges the whole of every store and reads /etc/salt/master on each call,
+    which was most of the time a minion spent in assist.status or assist.audit."""
+    merged = {}
+    master = pillar.get("master")
+    # The loader's dunders are not Mappings (they proxy one); they have get().
+    for store in ([master] if isinstance(master, Mapping) else []) + [pillar, grains, opts]:
+        found = store.get("assist", _MISSING)
+        if found is _MISSING:
+            continue
+        if isinstance(found, Mapping):  # of assist, only lookup can change the answer
+            # get(), not [], on purpose: Salt 3008's opts copy a nested dict read with []
+            # into the module's own layer, which then misses later changes of the opts.
+            found = {"lookup": found.get("lookup")} if "lookup" in found else {}
+        merged = salt.utils.dictupdate.merge(merged, {"assist": found}, strategy="recurse")
+    return salt.utils.data.traverse_dict_and_list(merged, "assist:lookup", {})
 
 
 def load(given):

@@ -32,8 +32,10 @@ def settings():
 def configure_loader_modules(settings, tmp_path):
     return {
         assist: {
-            "__salt__": {"config.get": lambda key, default=None, merge=None: settings},
-            "__opts__": {"cachedir": str(tmp_path)},
+            "__salt__": {},
+            "__opts__": {"cachedir": str(tmp_path), "assist": {"lookup": settings}},
+            "__grains__": {},
+            "__pillar__": {},
             "__context__": {},
         }
     }

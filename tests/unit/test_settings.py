@@ -95,9 +95,39 @@ def test_a_root_that_does_not_exist_is_refused(settings, tmp_path):
 
 
 def test_lookup_must_be_a_mapping(configure_loader_modules):
-    assist.__salt__["config.get"] = lambda key, default=None, merge=None: ["root", "/"]
+    assist.__opts__["assist"]["lookup"] = ["root", "/"]
     with pytest.raises(CommandExecutionError, match="assist:lookup must be a mapping of settings, not list"):
         assist._settings()
+
+
+MASTER = {"master": {"assist": {"lookup": {"timeout": 10, "root": "/m"}}}}
+LOOKUP_CASES = {
+    "nowhere": ({}, {}, {}),
+    "pillar only": ({}, {}, {"assist": {"lookup": {"timeout": 30}}}),
+    "each store a key, the minion config winning": (
+        {"assist": {"lookup": {"timeout": 5, "init_system": "sysvinit"}}, "id": "m1"},
+        {"assist": {"lookup": {"timeout": 7, "verify_seconds": 3}}, "os": "Debian"},
+        {"assist": {"lookup": {"timeout": 9, "verify_seconds": 4, "root": "/p"}, "client": "dead"}, **MASTER},
+    ),
+    "the pillar's master mapping under the pillar": ({}, {}, {"assist": {"lookup": {"timeout": 30}}, **MASTER}),
+    "a value that is no mapping is replaced by a later mapping": (
+        {"assist": {"lookup": {"timeout": 5}}}, {}, {"assist": {"lookup": "oops"}},
+    ),
+    "a value that is no mapping, last, is what is given": ({"assist": "oops"}, {"assist": {"lookup": {"timeout": 5}}}, {}),
+    "no lookup under assist": ({}, {"assist": {"other": 1}}, {"assist": {"lookup": {"timeout": 5}}}),
+}
+
+
+@pytest.mark.parametrize("opts, grains, pillar", LOOKUP_CASES.values(), ids=LOOKUP_CASES)
+def test_lookup_is_what_config_get_merges(monkeypatch, opts, grains, pillar):
+    """The settings are read as Salt's own config.get("assist:lookup", merge="recurse")
+    reads them, without merging the whole of each store."""
+    import salt.modules.config as config
+
+    for name, value in (("__opts__", opts), ("__grains__", grains), ("__pillar__", pillar)):
+        monkeypatch.setattr(config, name, value, raising=False)
+    expected = config.get("assist:lookup", {}, merge="recurse")
+    assert assist_settings.lookup(opts, grains, pillar) == expected
 
 
 def test_pillar_example_shows_every_setting_with_its_default():

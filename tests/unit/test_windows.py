@@ -42,11 +42,12 @@ def services():
 
 @pytest.fixture
 def configure_loader_modules(services, tmp_path):
-    functions = {"config.get": lambda key, default=None, merge=None: {}, **services.functions()}
     return {
         assist: {
-            "__salt__": functions,
+            "__salt__": services.functions(),
             "__opts__": {"cachedir": str(tmp_path)},
+            "__grains__": {},
+            "__pillar__": {},
             "__context__": {},
         }
     }
