@@ -37,11 +37,9 @@ def load(lookup, cachedir, run_all):
     """The module, reading `lookup` as assist:lookup and running commands with run_all."""
     utils_importable()
     module = load_source("assist_bench_plain", REPO / "_modules" / "assist.py")
-    module.__salt__ = {
-        "config.get": lambda key, default=None, merge=None: lookup,
-        "cmd.run_all": run_all,
-    }
-    module.__opts__ = {"cachedir": str(cachedir)}
+    module.__salt__ = {"cmd.run_all": run_all}
+    module.__opts__ = {"cachedir": str(cachedir), "assist": {"lookup": lookup}}
     module.__context__ = {}
+    module.__grains__ = {}
     module.__pillar__ = {}
     return module
