@@ -12,6 +12,7 @@ bench/results/latest.json; daemon logs go to bench/results/bench.log.
   3 fan-out     bench/fanout.py      salt '*' assist.status (and assist.audit) vs test.ping,
                                      salt-run assist.report vs manage.status, 1..100 minions
                                      (light raw minions: bench/swarm.py); the master's memory
+    minion CPU  bench/jobcpu.py      a minion's CPU per job: assist.audit vs test.ping
   4 highstate   bench/highstate.py   state.apply assist vs an empty SLS
   5 memory      bench/memory.py      minion peak RSS: assist.status vs unsynced test.ping
 
@@ -34,6 +35,7 @@ import detection
 import fanout
 import highstate
 import inproc
+import jobcpu
 import memory
 import report
 from common import BENCH, Row, Settings, log
@@ -64,16 +66,21 @@ def guarded(section, function, *args):
 
 
 def fleet_sections(settings):
-    """3, 4 and 5: one master; fan-out minions (highstate at size 1), then the memory minion."""
+    """3, 4 and 5: one master; fan-out minions (CPU per job and highstate at size 1), then
+    the memory minion."""
     fleet = Fleet(settings.work / "fleet")
     try:
         fleet.start()
 
-        def highstate_at_one(size, names):
-            return guarded("highstate", highstate.rows, fleet, names[0], settings.reps) \
-                if size == 1 else []
+        def alone(size, names):
+            """On the first minion while it is the only one: its CPU per job, its highstate."""
+            if size != 1:
+                return []
+            group = fleet.swarm.processes[names[0]].pid  # started in a session of its own
+            return guarded("minion CPU", jobcpu.rows, fleet, names[0], group, settings.reps) \
+                + guarded("highstate", highstate.rows, fleet, names[0], settings.reps)
 
-        rows = guarded("fan-out", fanout.grow_and_measure, fleet, settings, highstate_at_one)
+        rows = guarded("fan-out", fanout.grow_and_measure, fleet, settings, alone)
         fleet.stop_minions()  # a quiet machine for the memory samples
         return rows + guarded("memory", memory.rows, fleet, settings.memory_pairs)
     finally:

@@ -1,0 +1,61 @@
+"""3. What one job costs the minion itself, in CPU: `assist.status` and `assist.audit`
+against `test.ping`, on one raw minion of the fan-out (bench/swarm.py) while it is the
+only one. The CPU of the minion's process group (its own, and the commands it ran and
+waited for), read from /proc before and after a block of calls. Unlike wall time on 2
+shared cores, this is what each instance of a real fleet pays."""
+
+import os
+
+from common import Row, log, median
+from fanout import MINION_CHECKS
+
+FUNCTIONS = ("test.ping", "assist.status", "assist.audit")
+CALLS = 10  # per block: /proc counts CPU in ticks of 10 ms, 1 ms a call here
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(group):
+    """Seconds of CPU used by the processes of a process group and their waited-for children."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / TICK
+
+
+def per_job(fleet, name, group, function):
+    """Milliseconds of the minion's CPU per call, over one block of calls."""
+    before = group_cpu(group)
+    for _ in range(CALLS):
+        fleet.call([name], function, check=MINION_CHECKS[function])
+    return (group_cpu(group) - before) / CALLS * 1000
+
+
+def rows(fleet, name, group, reps):
+    log(f"minion CPU per job on {name}")
+    for function in FUNCTIONS:  # warm-up: modules loaded
+        fleet.call([name], function, check=MINION_CHECKS[function])
+    samples = {function: [] for function in FUNCTIONS}
+    for rep in range(reps):
+        shift = rep % len(FUNCTIONS)
+        for function in FUNCTIONS[shift:] + FUNCTIONS[:shift]:
+            samples[function].append(per_job(fleet, name, group, function))
+    ms = {function: median(values) for function, values in samples.items()}
+    return [Row(
+        key="minion_cpu_per_job",
+        measure="3 minion CPU per job, 1 minion",
+        subject=f"assist.audit {ms['assist.audit']:.1f} ms, assist.status {ms['assist.status']:.1f} ms",
+        baseline=f"test.ping {ms['test.ping']:.1f} ms",
+        figure=f"{ms['assist.audit'] - ms['test.ping']:+.1f} ms",
+        goal="(none given)",
+        met=None,
+        note="the audit's CPU beyond test.ping's, per job; the minion's process group, waited-for children included",
+        data={"median_ms": ms, "samples_ms": samples, "calls_per_sample": CALLS},
+    )]
