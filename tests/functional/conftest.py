@@ -41,16 +41,25 @@ def loaders(minion_opts):
 def lookup(loaders):
     """The live assist:lookup settings; a test may change them, they are restored after."""
     lookup = loaders.opts["assist"]["lookup"]
-    if OptsDict is None:
-        # Salt 3007's loader deep-copies opts when it is created, and a module that keeps
-        # its own __opts__ (state, whose state.single runs every state test) reads that
-        # copy: share the one dict so a change shows there too. Salt 3008 gives modules
-        # copy-on-write views (OptsDict) that read loaders.opts through.
-        loaders.modules.opts["assist"]["lookup"] = lookup
+    share(loaders, lookup)
     saved = dict(lookup)
     yield lookup
     lookup.clear()
     lookup.update(saved)
+    share(loaders, lookup)
+
+
+def share(loaders, lookup):
+    """Make every copy of the opts the assist module may read hold the one lookup dict.
+
+    Salt 3008 gives modules copy-on-write views (OptsDict) that read loaders.opts
+    through: nothing to do. Salt 3006 and 3007 deep-copy opts when a loader is created,
+    and a module that keeps its own __opts__ (state, whose state.single runs every state
+    test) reads that copy; and a state run packs the assist module anew with a copy of
+    the opts taken then, which it keeps after the run."""
+    if OptsDict is None:
+        loaders.modules.opts["assist"]["lookup"] = lookup
+        loaders.modules.assist.status.func.__globals__["__opts__"]["assist"]["lookup"] = lookup
 
 
 @pytest.fixture
