@@ -243,7 +243,7 @@ def rows(targeted, answers):
 # --------------------------------------------------------------------------- rollout
 
 
-def plan(rollout=None, timeout=None, gather_job_timeout=None):
+def plan(rollout=None):
     """
     The steps of a rollout of the ``assist`` state, from pillar ``assist_rollout``:
     ``target`` (a compound target), ``canary`` (a list of minion ids of the target,
@@ -256,10 +256,8 @@ def plan(rollout=None, timeout=None, gather_job_timeout=None):
     too. A targeted minion that stays silent refuses the plan (a wave holding it would
     fail halfway through the rollout): the error names it, to bring it up or leave it
     out of the target. A bad value returns ``error`` naming the pillar key.
-    ``salt/assist/orch/rollout.sls`` renders its steps from it.
-
-    timeout, gather_job_timeout
-        As for ``assist.report``: the master's own when not given.
+    ``salt/assist/orch/rollout.sls`` renders its steps from it. The ping waits the
+    master's ``timeout`` and ``gather_job_timeout``.
 
     CLI Example:
 
@@ -273,8 +271,8 @@ def plan(rollout=None, timeout=None, gather_job_timeout=None):
             target,
             "compound",
             "test.ping",
-            timeout or __opts__["timeout"],
-            gather_job_timeout or __opts__["gather_job_timeout"],
+            __opts__["timeout"],
+            __opts__["gather_job_timeout"],
         )
         ret = {"target": target, "canary": canary, "waves": waves(target, targeted, answers, canary, batch)}
     except (ValueError, SaltClientError) as exc:

@@ -88,7 +88,7 @@ def lookup(opts, grains, pillar):
 
 
 def load(given):
-    """The settings: ``given`` (assist:lookup as merged by config.get) over the defaults.
+    """The settings: ``given`` (assist:lookup, as ``lookup`` merges it) over the defaults.
     Every given value is checked before anything runs; the defaults need no check (a
     unit test holds them to every check)."""
     if not isinstance(given, dict):

@@ -9,6 +9,7 @@ a start-at-boot change writes. The real tools are exercised by tests/system.
 import os
 import subprocess
 import sys
+import time
 from unittest import mock
 
 import pytest
@@ -415,6 +416,34 @@ def test_a_process_in_another_root_is_not_this_systems(tmp_path):
         for proc in (here, chrooted):
             proc.kill()
             proc.wait()
+
+
+def test_a_zombie_is_not_a_live_process(tmp_path):
+    # A client killed but not yet reaped by its parent must not count as running.
+    program = tmp_path / "aliyun-service"
+    program.write_text("import time\nprint(flush=True)\ntime.sleep(60)\n")
+    live = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE)
+    dead = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE)
+    try:
+        for proc in (live, dead):
+            proc.stdout.readline()
+        dead.kill()
+        assert wait_until_zombie(dead.pid)
+        assert assist_init.program_pids(str(program)) == [live.pid]
+    finally:
+        for proc in (live, dead):
+            proc.kill()
+            proc.wait()
+
+
+def wait_until_zombie(pid, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            if handle.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                return True
+        time.sleep(0.01)
+    return False
 
 
 def test_sysvinit_verbs_run_the_fewest_commands(settings, tmp_path, record):
