@@ -25,7 +25,7 @@ import tempfile
 import plainmodule
 from common import Row, log, median, seconds, timed
 
-from tests.unit.conftest import unpack_debian_packages
+from tests.support.debs import unpack_debian_packages
 
 GOAL = 50.0  # the module at least this many times faster
 MODULE_CALLS_PER_SAMPLE = 200  # one call takes well under a millisecond: time a batch

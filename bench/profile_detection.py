@@ -21,7 +21,7 @@ import common  # noqa: F401  (sets the import path first)
 import detection
 import plainmodule
 
-from tests.unit.conftest import unpack_debian_packages
+from tests.support.debs import unpack_debian_packages
 
 CALLS = 3000
 

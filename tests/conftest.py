@@ -7,6 +7,8 @@ import pathlib
 import pytest
 import salt._logging
 
+from tests.support.debs import unpack_debian_packages
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 # The project's extension folders: the one list. saltutil.sync_all (and salt-run
 # saltutil.sync_runners) takes them from file_roots; in-process loaders and salt-call
@@ -19,6 +21,23 @@ EXTENSION_FOLDERS = {
     "_runners": "runner_dirs",
     "_beacons": "beacons_dirs",
 }
+
+
+# Tests that need root besides the system tier's: sshd lets salt-ssh log in as root.
+ROOT_TESTS = {"tests/integration/test_ssh.py"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with its tier (the folder under tests/), and with root and
+    containers where it needs them (markers listed in pyproject.toml)."""
+    for item in items:
+        path = pathlib.Path(item.fspath).relative_to(REPO).as_posix()
+        tier = path.split("/")[1]
+        item.add_marker(tier)
+        if tier == "system" or path in ROOT_TESTS:
+            item.add_marker("root")
+        if "boxes" in getattr(item, "fixturenames", ()):  # the system tier's booted containers
+            item.add_marker("containers")
 
 
 def extension_dirs():
@@ -55,6 +74,18 @@ def ext_root(tmp_path_factory):
     for kind in EXTENSION_FOLDERS:
         (root / kind).symlink_to(REPO / kind)
     return root
+
+
+@pytest.fixture(scope="session")
+def systemd_root():
+    """A tree with Debian's real /sbin/init -> /lib/systemd/systemd (systemd-sysv)."""
+    return unpack_debian_packages("systemd", ["systemd", "systemd-sysv"])
+
+
+@pytest.fixture(scope="session")
+def sysvinit_root():
+    """A tree with Debian's real sysvinit /sbin/init (sysvinit-core)."""
+    return unpack_debian_packages("sysvinit", ["sysvinit-core"])
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,9 @@ needs() {
             echo "unshare util-linux"
             echo "zstd zstd"
             echo "pgrep procps" ;;
-        ssh)     # salt-ssh against a real sshd on 127.0.0.1
+        ssh)     # salt-ssh against a real sshd on 127.0.0.1; the target's Python is
+                 # the system's (test_ssh.py's roster sets its PATH)
+            echo "/usr/bin/python3 python3"
             echo "/usr/sbin/sshd openssh-server"
             echo "ssh openssh-client"
             echo "ssh-keygen openssh-client" ;;

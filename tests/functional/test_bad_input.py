@@ -2,6 +2,7 @@
 process table changes."""
 
 import os
+import shutil
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -92,8 +93,21 @@ def test_a_missing_init_script_is_named(assist, agent, sandbox, lookup):
     assert (tree(sandbox), agent.client_pids(), agent.daemon_pids()) == before
 
 
-def test_a_host_with_systemd_installed_but_not_running_gets_an_error(assist, lookup):
-    # This machine: /sbin/init is systemd's, but PID 1 is something else.
-    lookup["root"] = "/"
-    with pytest.raises(CommandExecutionError, match="systemd is installed .* not running as PID 1"):
-        assist.stop()
+def systemd_image(systemd_root, path):
+    """An image with Debian's real systemd as its init, not booted: no /run/systemd/system,
+    as in a container or chroot without its init."""
+    (path / "sbin").mkdir(parents=True)
+    (path / "lib" / "systemd").mkdir(parents=True)
+    shutil.copyfile(systemd_root / "lib" / "systemd" / "systemd", path / "lib" / "systemd" / "systemd")
+    os.symlink("/lib/systemd/systemd", path / "sbin" / "init")
+    return path
+
+
+def test_an_image_with_systemd_installed_but_not_running_gets_an_error(assist, lookup, systemd_root, tmp_path):
+    image = systemd_image(systemd_root, tmp_path / "image")
+    lookup["root"] = str(image)
+    before = tree(image)
+    for verb in ("stop", "start", "status", "disable"):
+        with pytest.raises(CommandExecutionError, match=r"systemd is installed \(/sbin/init contains '/lib/system'\) but is not running as PID 1"):
+            getattr(assist, verb)()
+    assert tree(image) == before

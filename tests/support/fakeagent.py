@@ -191,10 +191,13 @@ class _Writer:
         path = self._target(rel)
         if isinstance(data, str):
             data = data.encode()
-        if path.is_symlink():
-            path.unlink()
-        path.write_bytes(data)
-        os.chmod(path, mode)
+        # Written beside and renamed over, as a package manager installs: writing into a
+        # program that is being started fails with ETXTBSY (a reinstall under a live
+        # watchdog, which restarts the client at any moment).
+        new = path.with_name(f".{path.name}.new")
+        new.write_bytes(data)
+        os.chmod(new, mode)
+        os.replace(new, path)
         return path
 
     def symlink(self, rel, target):

@@ -4,6 +4,9 @@ the salt-master on the host.
 The tests run in file order: each leaves the containers in the state the next expects.
 """
 
+import os
+import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -13,6 +16,7 @@ from tests.conftest import extension_dirs
 from tests.support.fakeagent import wait_until
 from tests.system.conftest import reboot, settle
 
+UNBOOTED = pathlib.Path(__file__).with_name("unbooted_systemd.py")
 TARGET = "sys-*"
 UPSTARTS = ("upstart", "upstart-0.6.5")
 # Start at boot is proved where the module records it the init system's way. UpStart
@@ -142,13 +146,22 @@ def test_highstate_freezes_and_the_freeze_survives_a_reboot(salt_cli, boxes):
         assert all(state["changes"] == {} for state in result.values())
 
 
-def test_the_host_with_systemd_installed_but_not_running_gets_an_error(tmp_path):
-    """This machine: systemd's /sbin/init, but PID 1 is something else."""
+def test_the_host_with_systemd_installed_but_not_running_gets_an_error(tmp_path, systemd_root):
+    """This host as a container without its init looks: /sbin/init is systemd's (Debian's
+    real binary), /run/systemd/system is absent, PID 1 is something else. Made in a
+    mount namespace of the salt-call's own; the host is not changed."""
     (tmp_path / "minion").write_text(yaml.safe_dump({"file_client": "local", "root_dir": str(tmp_path), **extension_dirs()}))
-    done = subprocess.run(
-        [f"{sys.prefix}/bin/salt-call", "--local", "-c", str(tmp_path), "--retcode-passthrough", "assist.stop"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode != 0
-    assert "systemd is installed (/sbin/init contains '/lib/system') but is not running as PID 1" in done.stdout + done.stderr
+    salt_call = [f"{sys.prefix}/bin/salt-call", "--local", "-c", str(tmp_path), "--retcode-passthrough"]
+    host_init = init_on_host()
+    unbooted = ["unshare", "--mount", sys.executable, str(UNBOOTED), str(systemd_root / "lib/systemd/systemd"), str(tmp_path / "overlay"), "--"]
+    for verb in ("assist.stop", "assist.status"):
+        done = subprocess.run([*unbooted, *salt_call, verb], capture_output=True, text=True)
+        assert done.returncode != 0, verb
+        assert "systemd is installed (/sbin/init contains '/lib/system') but is not running as PID 1" in done.stdout + done.stderr, verb
+        shutil.rmtree(tmp_path / "overlay")
+    assert init_on_host() == host_init
+
+
+def init_on_host():
+    """What this host's own /sbin/init is: absent, or the file it leads to."""
+    return os.path.realpath("/sbin/init") if os.path.lexists("/sbin/init") else None

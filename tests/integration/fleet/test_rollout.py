@@ -13,8 +13,8 @@ from tests.support.fakeagent import holds_for
 TARGET = "L@web-2,build-2,db-2"
 
 
-def rollout(fleet_run, rollout):
-    return fleet_run.run("state.orchestrate", "assist.orch.rollout", "pillar=" + json.dumps({"assist_rollout": rollout}))
+def rollout(fleet_run, rollout, *flags):
+    return fleet_run.run(*flags, "state.orchestrate", "assist.orch.rollout", "pillar=" + json.dumps({"assist_rollout": rollout}))
 
 
 def steps(ret):
@@ -101,7 +101,9 @@ def test_a_silent_minion_in_the_target_refuses_the_rollout_before_any_step(fleet
     spare.terminate()  # its key stays accepted: the master still targets it
     before = processes(fleet_agents)
     since = time.time()
-    ret = rollout(fleet_run, {"target": f"{TARGET},spare-2", "canary": ["db-2"]})
+    # Salt's default timeout, as an operator's salt-run has it: the plan's test.ping waits
+    # it (then gather_job_timeout) for the silent minion. fleet_run passes its own 180 s.
+    ret = rollout(fleet_run, {"target": f"{TARGET},spare-2", "canary": ["db-2"]}, "--timeout=5")
     assert ret.returncode != 0, ret
     assert "spare-2 did not answer; start them, or leave them out" in ret.stdout + ret.stderr, ret
     assert state_runs(event_listener, fleet_master, since) == []
