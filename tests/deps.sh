@@ -18,7 +18,7 @@ needs() {
             echo "$(python_header) python3-dev"
             echo "make make" ;;
         unit)    # Debian's real /sbin/init binaries, fetched with apt-get download;
-                 # shellcheck for the fake agent's init scripts
+                 # the fake agent's init scripts are checked with shellcheck
             echo "shellcheck shellcheck"
             echo "dpkg-deb dpkg"
             echo "apt-lists apt" ;;
