@@ -40,7 +40,7 @@ SYNDIC_VENV := .venv-3007/.installed
 
 test: $(VENV)/.installed $(SYNDIC_VENV)
 	$(PY) -m ruff check $(LINT)
-	$(DEPS) unit system ssh upstart
+	$(DEPS) unit system ssh upstart agent
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
@@ -52,7 +52,7 @@ integration: $(VENV)/.installed $(SYNDIC_VENV)
 	$(DEPS) ssh
 	$(PY) -m pytest tests/integration
 system: $(VENV)/.installed
-	$(DEPS) system upstart
+	$(DEPS) system upstart agent
 	$(PY) -m pytest tests/system
 
 # Unit, functional and integration tiers on every supported Salt release (3006.29,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # What a machine needs, by part of the project, installed from Debian's packages:
 #
-#   sh tests/deps.sh build unit system ssh upstart bench
+#   sh tests/deps.sh build unit system ssh upstart agent bench
 #
 # Each part names commands (or files) and the package that brings each. Nothing is
 # installed when everything is present. As root, what is missing is installed in one
@@ -47,10 +47,13 @@ needs() {
             echo "/usr/include/expat.h libexpat1-dev"
             echo "/usr/include/json-c/json.h libjson-c-dev"
             echo "/usr/include/libudev.h libudev-dev" ;;
+        agent)   # the vendor's agent built from the source kept in tests/system/aliyun-assist
+                 # (Debian's Go; the source's vendor/ folder holds every dependency)
+            echo "go golang-go" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
             echo "strings binutils" ;;
         *)
-            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart bench" >&2
+            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart agent bench" >&2
             exit 2 ;;
     esac
 }
