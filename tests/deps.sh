@@ -48,8 +48,10 @@ needs() {
             echo "/usr/include/json-c/json.h libjson-c-dev"
             echo "/usr/include/libudev.h libudev-dev" ;;
         agent)   # the vendor's agent built from the source kept in tests/system/aliyun-assist
-                 # (Debian's Go; the source's vendor/ folder holds every dependency)
-            echo "go golang-go" ;;
+                 # (Debian's Go; the source's vendor/ folder holds every dependency), and
+                 # run only where `ip -o link` shows nothing but loopback
+            echo "go golang-go"
+            echo "ip iproute2" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
             echo "strings binutils" ;;
         *)
