@@ -78,3 +78,17 @@ def test_the_offline_wrapper_refuses_to_start_a_program_where_more_than_loopback
     assert done.returncode == offline.REFUSED, done
     assert "refusing to run touch" in done.stderr
     assert not marker.exists()
+
+
+def test_the_build_goes_through_the_loopback_check_and_publishes_nothing_when_it_fails(tmp_path, monkeypatch):
+    # The wrapper without unshare in front: it sees the host's interfaces, so it
+    # must refuse to start go, and the build must fail without a cache entry.
+    monkeypatch.setattr(offline, "command", lambda argv: [sys.executable, offline.__file__, "--", *argv])
+    if offline.interfaces() == ["lo"]:
+        pytest.skip("this host's own network namespace has only loopback")
+    cache = tmp_path / "cache"
+
+    with pytest.raises(RuntimeError, match="refusing to run go: this network namespace has"):
+        agent_build.build_agent(cache=cache)
+
+    assert [path.name for path in cache.iterdir()] == [".build.lock"]
