@@ -1,8 +1,11 @@
 """Build the vendor's Cloud Assistant agent from the source kept in
 tests/system/aliyun-assist, once per machine.
 
-    binary = build_agent()          # a cached aliyun-service, release 2.2.3.578
-    subprocess.run(offline.command([str(binary), "--version"]), ...)
+    binary = build_agent()          # the cached aliyun-service, release 2.2.3.578
+    subprocess.run(offline.command([str(copy), "--version"]), ...)
+
+Run a copy, never the cached file: the agent makes log/ beside itself and
+hybrid/ beside its folder, even for --version.
 
 The source is the vendor's release with every Go dependency in its vendor/
 folder, so Debian's Go builds it with no module proxy and no network: the build
