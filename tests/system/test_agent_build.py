@@ -8,9 +8,11 @@ their own.
 """
 
 import dataclasses
+import hashlib
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -86,9 +88,16 @@ def test_the_build_goes_through_the_loopback_check_and_publishes_nothing_when_it
     monkeypatch.setattr(offline, "command", lambda argv: [sys.executable, offline.__file__, "--", *argv])
     if offline.interfaces() == ["lo"]:
         pytest.skip("this host's own network namespace has only loopback")
+    sources = tmp_path / "sources"    # an empty source tree: go never gets to read it
+    sources.mkdir()
+    tarball = sources / agent_build.AGENT.tarball
+    with tarfile.open(tarball, "w:xz") as archive:
+        archive.add(sources, arcname=agent_build.AGENT.directory, recursive=False)
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    (sources / "SHA256SUMS").write_text("%s  %s\n" % (digest, tarball.name))
     cache = tmp_path / "cache"
 
     with pytest.raises(RuntimeError, match="refusing to run go: this network namespace has"):
-        agent_build.build_agent(cache=cache)
+        agent_build.build_agent(cache=cache, sources=sources)
 
     assert [path.name for path in cache.iterdir()] == [".build.lock"]
