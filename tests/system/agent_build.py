@@ -182,20 +182,21 @@ def _clean_env() -> dict:
     return env
 
 
-def _go_env(recipe: Recipe, gocache: Path, gopath: Path) -> dict:
+def _go_env(recipe: Recipe, gocache: Path, gopath: Path, tmp: Path) -> dict:
     env = _clean_env()
     env.update(recipe.env)
     env["GOCACHE"] = str(gocache)
     env["GOPATH"] = str(gopath)       # nothing is fetched into it; keeps $HOME/go untouched
+    env["TMPDIR"] = str(tmp)          # go's own work files: gone with the scratch, even after a kill
     return env
 
 
 def _build(recipe: Recipe, tarball: bytes, scratch: Path, out: Path, logs: Path, gocache: Path) -> None:
     """Unpack the source under `scratch` and build the program into out/, offline."""
     top = _unpack(tarball, scratch, recipe.directory)
-    env = _go_env(recipe, gocache, scratch / "gopath")
-    out.mkdir(parents=True)
-    logs.mkdir(parents=True)
+    env = _go_env(recipe, gocache, scratch / "gopath", scratch / "tmp")
+    for made in (out, logs, scratch / "tmp"):
+        made.mkdir(parents=True)
     argv = ["go", "build", "-ldflags", recipe.ldflags, "-o", str(out / recipe.program), recipe.package]
     _step(offline.command(argv), top, logs / "go-build.log", env=env, timeout=1200)
 
