@@ -48,7 +48,7 @@ check: $(VENV)/.installed
 
 test: $(VENV)/.installed $(SYNDIC_VENV)
 	$(PY) -m ruff check $(LINT)
-	$(DEPS) unit system ssh upstart
+	$(DEPS) unit system ssh upstart agent
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
@@ -60,7 +60,7 @@ integration: $(VENV)/.installed $(SYNDIC_VENV)
 	$(DEPS) ssh
 	$(PY) -m pytest tests/integration
 system: $(VENV)/.installed
-	$(DEPS) system upstart
+	$(DEPS) system upstart agent
 	$(PY) -m pytest tests/system
 
 # Unit, functional and integration tiers on the other supported Salt releases (3006.29,

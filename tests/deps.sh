@@ -1,7 +1,7 @@
 #!/bin/sh
 # What a machine needs, by part of the project, installed from Debian's packages:
 #
-#   sh tests/deps.sh build unit system ssh upstart bench
+#   sh tests/deps.sh build unit system ssh upstart agent bench
 #
 # Each part names commands (or files) and the package that brings each. Nothing is
 # installed when everything is present. As root, what is missing is installed in one
@@ -18,7 +18,7 @@ needs() {
             echo "$(python_header) python3-dev"
             echo "make make" ;;
         unit)    # Debian's real /sbin/init binaries, fetched with apt-get download;
-                 # shellcheck for the fake agent's init scripts
+                 # the fake agent's init scripts are checked with shellcheck
             echo "shellcheck shellcheck"
             echo "dpkg-deb dpkg"
             echo "apt-lists apt" ;;
@@ -49,10 +49,15 @@ needs() {
             echo "/usr/include/expat.h libexpat1-dev"
             echo "/usr/include/json-c/json.h libjson-c-dev"
             echo "/usr/include/libudev.h libudev-dev" ;;
+        agent)   # the vendor's agent built from the source kept in tests/system/aliyun-assist
+                 # (Debian's Go; the source's vendor/ folder holds every dependency), and
+                 # run only where `ip -o link` shows nothing but loopback
+            echo "go golang-go"
+            echo "ip iproute2" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
             echo "strings binutils" ;;
         *)
-            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart bench" >&2
+            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart agent bench" >&2
             exit 2 ;;
     esac
 }
