@@ -1,5 +1,6 @@
 """Fixtures shared by every tier: the salt-master serves the integration and system tiers."""
 
+import concurrent.futures
 import contextlib
 import importlib.util
 import pathlib
@@ -49,13 +50,25 @@ salt._logging.shutdown_temp_handler()
 
 
 @contextlib.contextmanager
-def all_started(factories):
-    """Start salt daemons one after the other; stop them in reverse order, also after a
-    failure part way."""
+def all_started(*groups):
+    """Start salt daemons group after group, the daemons of one group side by side (a
+    daemon's start is mostly waiting for its own start event); stop them in reverse
+    order, a group's side by side, also after a failure part way."""
     with contextlib.ExitStack() as stack:
-        for factory in factories:
-            stack.enter_context(factory.started())
+        for group in groups:
+            group = list(group)
+            stack.callback(side_by_side, lambda factory: factory.terminate(), group)
+            failures = [exc for exc in side_by_side(lambda factory: factory.start(), group) if exc]
+            if failures:
+                raise failures[0]
         yield
+
+
+def side_by_side(action, factories):
+    """``action`` on every factory in threads of its own; the exception of each (or None)."""
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(factories))) as pool:
+        done = [pool.submit(action, factory) for factory in factories]
+    return [future.exception() for future in done]
 
 
 def load_source(name, path):

@@ -161,10 +161,11 @@ def test_a_silent_minion_under_the_syndic_is_listed_and_refuses_a_rollout(topolo
     assert processes(agents) == before
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def frozen(topology):
     """Every minion in the frozen group (grain assist_policy=frozen, pillar rendered by
-    each minion's own master): the rollout has work to do at both levels."""
+    each minion's own master): the rollout has work to do at both levels. Set once for
+    the tests that use it (the module's last), undone at the end of the module."""
     def policy(*grain):
         assert returns(topology, "*", *grain).minions() == sorted(syndic.MINIONS)
         assert returns(topology, "*", "saltutil.refresh_pillar", "wait=True").minions() == sorted(syndic.MINIONS)
