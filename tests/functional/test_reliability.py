@@ -107,21 +107,27 @@ def test_an_unreadable_sbin_init_is_named(assist, agent, sandbox):
 
 @pytest.fixture
 def read_only_cachedir(assist_opts, tmp_path, monkeypatch):
-    """The minion's cache directory on a read-only bind mount (root ignores modes)."""
+    """The minion's cache directory made unwritable, and the system's words for it: a
+    read-only bind mount as root (root ignores modes), no write permission otherwise."""
     cachedir = tmp_path / "cache"
     cachedir.mkdir()
+    monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
+    if os.geteuid() != 0:
+        cachedir.chmod(0o555)
+        yield "Permission denied"
+        cachedir.chmod(0o755)
+        return
     subprocess.run(["mount", "--bind", cachedir, cachedir], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", cachedir], check=True)
-        monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
-        yield cachedir
+        yield "Read-only file system"
     finally:
         subprocess.run(["umount", cachedir], check=True)
 
 
 def test_a_read_only_cache_directory_is_named_and_nothing_changes(assist, agent, read_only_cachedir):
     pids = agent.client_pids(), agent.daemon_pids()
-    with pytest.raises(CommandExecutionError, match="taking the lock failed: cannot open .*assist.lock .*Read-only file system.*must be writable"):
+    with pytest.raises(CommandExecutionError, match=f"taking the lock failed: cannot open .*assist.lock .*{read_only_cachedir}.*must be writable"):
         assist.stop()
     assert (agent.client_pids(), agent.daemon_pids()) == pids
     assert os.path.isfile(agent.daemon_path)
