@@ -121,27 +121,8 @@ def build_agent(cache: Path | None = None, sources: Path = SOURCES, recipe: Reci
 
 
 def read_source(sources: Path, name: str) -> tuple[bytes, str]:
-    """The bytes of the tarball `name` in `sources` and their sha256, checked against
-    the SHA256SUMS beside it; raises RuntimeError, naming the file, when it is missing
-    or differs. The build unpacks these very bytes, not the file read again."""
-    sums_file = sources / "SHA256SUMS"
-    try:
-        listed = dict(reversed(line.split(None, 1))
-                      for line in sums_file.read_text().splitlines() if line.strip())
-    except OSError as exc:
-        raise RuntimeError("cannot read %s: %s" % (sums_file, exc)) from exc
-    path = sources / name
-    if name not in listed:
-        raise RuntimeError("%s is not listed in %s" % (name, sums_file))
-    if not path.is_file():
-        raise RuntimeError("the agent's source %s is missing" % path)
-    data = path.read_bytes()
-    got = hashlib.sha256(data).hexdigest()
-    if got != listed[name]:
-        raise RuntimeError("the agent's source %s has sha256 %s, but SHA256SUMS says %s; "
-                           "refusing to build from it: restore the file (git checkout)"
-                           % (path, got, listed[name]))
-    return data, got
+    """The agent's tarball `name` in `sources` and its sha256, checked (host.checked_source)."""
+    return host.checked_source(sources, name, "the agent's source")
 
 
 def cache_key(recipe: Recipe, source_hash: str, toolchain: str) -> str:

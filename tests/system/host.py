@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import hashlib
 import os
 import shutil
 import signal
@@ -92,3 +93,27 @@ def file_lock(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def checked_source(sources: Path, name: str, what: str) -> tuple[bytes, str]:
+    """The bytes of the third-party source `name` kept in `sources`, and their sha256,
+    checked against the SHA256SUMS beside it. Raises RuntimeError naming the file (`what`
+    says whose source it is) when it is unlisted, missing or differs. A build unpacks
+    these very bytes, not the file read again."""
+    sums_file = sources / "SHA256SUMS"
+    try:
+        listed = dict(reversed(line.split(None, 1))
+                      for line in sums_file.read_text().splitlines() if line.strip())
+    except OSError as exc:
+        raise RuntimeError("cannot read %s: %s" % (sums_file, exc)) from exc
+    path = sources / name
+    if name not in listed:
+        raise RuntimeError("%s is not listed in %s" % (name, sums_file))
+    if not path.is_file():
+        raise RuntimeError("%s %s is missing" % (what, path))
+    data = path.read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != listed[name]:
+        raise RuntimeError("%s %s has sha256 %s, but SHA256SUMS says %s; refusing to build "
+                           "from it: restore the file (git checkout)" % (what, path, got, listed[name]))
+    return data, got

@@ -146,26 +146,7 @@ def build_upstart(releases, cache: Path | None = None) -> dict:
 def check_sources(names) -> dict:
     """{file name: sha256} of the named source files, each checked against
     SHA256SUMS; raises RuntimeError naming the first file that is missing or differs."""
-    sums_file = SOURCES / "SHA256SUMS"
-    try:
-        listed = dict(reversed(line.split(None, 1))
-                      for line in sums_file.read_text().splitlines() if line.strip())
-    except OSError as exc:
-        raise RuntimeError("cannot read %s: %s" % (sums_file, exc)) from exc
-    hashes = {}
-    for name in names:
-        path = SOURCES / name
-        if name not in listed:
-            raise RuntimeError("%s is not listed in %s" % (name, sums_file))
-        if not path.is_file():
-            raise RuntimeError("UpStart source %s is missing" % path)
-        got = hashlib.sha256(path.read_bytes()).hexdigest()
-        if got != listed[name]:
-            raise RuntimeError("UpStart source %s has sha256 %s, but SHA256SUMS says %s; "
-                               "restore the file (git checkout) before building"
-                               % (path, got, listed[name]))
-        hashes[name] = got
-    return hashes
+    return {name: host.checked_source(SOURCES, name, "UpStart source")[1] for name in names}
 
 
 def _key(recipe: Recipe, hashes: dict) -> str:
