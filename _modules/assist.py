@@ -90,10 +90,15 @@ def _lock(cfg):
         os.close(fd)  # the lock goes with it, also when the job is killed
 
 
+def _activity(backend):
+    """"running" while any client process lives or the init system says it runs, else
+    the init system's "stopped" or "restart pending". The processes first: reading
+    /proc costs less than asking the init system."""
+    return "running" if backend.client_pids() else backend.activity()
+
+
 def _running(backend):
-    """True while any client process lives or the init system says it runs. The
-    processes first: reading /proc costs less than asking the init system."""
-    return bool(backend.client_pids()) or backend.active()
+    return _activity(backend) == "running"
 
 
 def _daemon_step(cfg, backend, test):
@@ -137,8 +142,12 @@ def _stop_client(cfg, backend, active):
         )
 
 
-def _start_client(cfg, backend, verb):
-    """Start or restart the client and check that it runs."""
+def _start_client(cfg, backend, verb, activity):
+    """Start or restart the client and check that it runs. A restart the init system
+    has pending is cancelled first: systemd holds a start until the restart is due
+    (the vendor's unit: 120 s)."""
+    if activity == "restart pending":
+        backend.control("stop")
     backend.control(verb)
     if not assist_watchdog.wait(lambda: _running(backend), cfg["verify_seconds"], 0.1):
         raise CommandExecutionError(
@@ -234,6 +243,8 @@ def status():
     version, pids); the watchdog (installed, running, pids, path).
 
     ``running`` is true while the init system says so or any client process lives.
+    ``restart_pending`` is true while the client is down but its init system will start
+    it again by itself (systemd after a crash: the vendor's unit waits 120 s).
 
     CLI Example:
 
@@ -247,11 +258,13 @@ def status():
 
 def _status(cfg, backend):
     pids = backend.client_pids()
+    activity = "running" if pids else backend.activity()  # as _running, the cheaper first
     return {
         "init": {"system": backend.name, "evidence": backend.evidence},
         "client": {
             "service": backend.service(),
-            "running": bool(pids) or backend.active(),  # as _running, the cheaper first
+            "running": activity == "running",
+            "restart_pending": activity == "restart pending",
             "enabled": backend.enabled(),
             "version": backend.version(),
             "pids": pids,
@@ -420,11 +433,14 @@ def stop(remove_daemon=True, disable=False, test=False):
                 "the client; call assist.stop with remove_daemon=True (the default) "
                 "or assist.remove_daemon first. Nothing was changed."
             )
-        active, pids = backend.active(), backend.client_pids()
-        if active or pids:
+        activity, pids = backend.activity(), backend.client_pids()
+        active = activity == "running"
+        # Down, but due to be started again: the init system's stop cancels that.
+        pending = activity == "restart pending" and not pids
+        if active or pids or pending:
             if not test:
-                _stop_client(cfg, backend, active)
-            changes["client"] = {"old": "running", "new": "stopped"}
+                _stop_client(cfg, backend, active or pending)
+            changes["client"] = {"old": "restart pending" if pending else "running", "new": "stopped"}
         if disable and (change := _boot_step(backend, False, test)):
             changes["enabled"] = change
     ret = _result(changes, "The client is stopped", test)
@@ -457,9 +473,10 @@ def start(enable=False, test=False):
     with _lock(cfg):
         if enable and (change := _boot_step(backend, True, test)):
             changes["enabled"] = change
-        if not _running(backend):
+        activity = _activity(backend)
+        if activity != "running":
             if not test:
-                _start_client(cfg, backend, "start")
+                _start_client(cfg, backend, "start", activity)
             changes["client"] = {"old": "stopped", "new": "running"}
     return _result(changes, "The client is running", test)
 
@@ -480,9 +497,10 @@ def restart(test=False):
     """
     cfg, backend = _backend()
     with _lock(cfg):
-        was = "running" if _running(backend) else "stopped"
+        activity = _activity(backend)
+        was = "running" if activity == "running" else "stopped"
         if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
-            _start_client(cfg, backend, "restart" if was == "running" else "start")
+            _start_client(cfg, backend, "restart" if was == "running" else "start", activity)
     return _result({"client": {"old": was, "new": "restarted"}}, "", test)
 
 

@@ -238,6 +238,11 @@ class Backend:
         """Whether the init system says the client runs."""
         raise NotImplementedError
 
+    def activity(self):
+        """"running", "stopped", or "restart pending": down, but the init system will
+        start it by itself later (a restart delay under way)."""
+        return "running" if self.active() else "stopped"
+
     def enabled(self):
         raise NotImplementedError
 
@@ -280,9 +285,10 @@ class Systemd(Backend):
     def command(self, verb):
         return ["systemctl", verb, self.cfg["systemd_unit"]]
 
-    def active(self):
+    def _state(self):
+        """systemd's (ActiveState, SubState) of the client's unit."""
         ret = self.run(
-            ["systemctl", "show", self.service(), "--property=ActiveState,LoadState"],
+            ["systemctl", "show", self.service(), "--property=ActiveState,SubState,LoadState"],
             "asking systemd for the client's state",
         )
         props = dict(line.split("=", 1) for line in ret["stdout"].splitlines() if "=" in line)
@@ -290,7 +296,18 @@ class Systemd(Backend):
             raise CommandExecutionError(
                 f"the unit {self.service()} is not installed (assist:lookup:systemd_unit)"
             )
-        return props.get("ActiveState") not in ("inactive", "failed", None)
+        return props.get("ActiveState"), props.get("SubState")
+
+    def active(self):
+        return self.activity() == "running"
+
+    def activity(self):
+        active, sub = self._state()
+        # A unit waiting to restart (the vendor's: Restart=on-failure, RestartSec=120,
+        # after a crash or a kill) is "activating", but no process runs until then.
+        if sub == "auto-restart":
+            return "restart pending"
+        return "stopped" if active in ("inactive", "failed", None) else "running"
 
     def enabled(self):
         ret = self.run(

@@ -110,6 +110,38 @@ def test_a_client_killed_behind_salts_back_is_respawned_by_upstart_and_status_sa
         assert box.client_processes() == [str(new)], kind
 
 
+def test_a_client_killed_behind_salts_back_waits_for_systemd_and_status_says_so(salt_cli, boxes):
+    """The agent's unit (as the vendor's: Restart=on-failure, RestartSec=120) starts a
+    killed client again only after two minutes. Meanwhile status says it is down and
+    that systemd will restart it; start starts it now; stop cancels the restart."""
+    box = boxes["systemd"]
+
+    def unit_state():
+        shown = box.run("systemctl", "show", "aliyun.service", "--property=ActiveState,SubState").stdout
+        props = dict(line.split("=", 1) for line in shown.splitlines())
+        return props["ActiveState"], props["SubState"]
+
+    def kill_client():
+        (pid,) = box.client_processes()
+        box.run("kill", "-9", pid, check=True)
+        assert wait_until(lambda: unit_state() == ("activating", "auto-restart"), timeout=10), unit_state()
+
+    def call(function):
+        return salt_cli.run(function, minion_tgt=box.minion_id).data
+
+    assert box.watchdog_processes() == []  # removed by the stop above: only systemd acts
+    kill_client()
+    client = call("assist.status")["client"]
+    assert (client["running"], client["restart_pending"], client["pids"]) == (False, True, [])
+    assert call("assist.start")["changes"] == {"client": {"old": "stopped", "new": "running"}}
+    assert unit_state() == ("active", "running") and len(box.client_processes()) == 1
+
+    kill_client()
+    assert call("assist.stop")["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
+    assert unit_state() == ("inactive", "dead") and box.client_processes() == []
+    assert call("assist.start")["changes"] == {"client": {"old": "stopped", "new": "running"}}
+
+
 def test_highstate_freezes_and_the_freeze_survives_a_reboot(salt_cli, boxes):
     frozen = {kind: boxes[kind] for kind in BOOT_KINDS}
     for box in frozen.values():

@@ -86,10 +86,10 @@ def test_systemd_status_asks_systemctl_twice(systemd, record):
     recorder = record(SYSTEMD_ACTIVE)
     status = assist.status()
     assert status["client"] | {"version": None} == {
-        "service": "aliyun.service", "running": True, "enabled": True, "version": None, "pids": []
+        "service": "aliyun.service", "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": []
     }
     assert recorder.commands() == [
-        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
         "systemctl is-enabled aliyun.service",
     ]
 
@@ -111,9 +111,9 @@ def test_systemd_full_stop_is_five_commands_in_the_vendors_order(systemd, record
     assert recorder.commands() == [
         "assist_daemon --stop",
         "assist_daemon --delete",
-        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
         "systemctl stop aliyun.service",
-        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
     ]
     assert ret["changes"] == {"daemon": {"old": "installed", "new": "absent"}, "client": {"old": "running", "new": "stopped"}}
     assert not systemd.exists()
@@ -122,7 +122,77 @@ def test_systemd_full_stop_is_five_commands_in_the_vendors_order(systemd, record
 def test_systemd_stop_again_is_one_command(systemd, record):
     recorder = record(SYSTEMD_STOPPED)
     assert assist.stop()["changes"] == {}
-    assert recorder.commands() == ["systemctl show aliyun.service --property=ActiveState,LoadState"]
+    assert recorder.commands() == ["systemctl show aliyun.service --property=ActiveState,SubState,LoadState"]
+
+
+# The vendor's unit restarts a client that crashed or was killed only after 120 s
+# (Restart=on-failure, RestartSec=120); meanwhile systemd says this, and nothing runs.
+SYSTEMD_RESTART_PENDING = {
+    ("systemctl", "show"): (0, "ActiveState=activating\nSubState=auto-restart\nLoadState=loaded\n"),
+    ("systemctl", "is-enabled"): (0, "enabled\n"),
+}
+
+
+def test_systemd_a_pending_restart_is_not_running_and_status_says_it_is_pending(systemd, record):
+    record(SYSTEMD_RESTART_PENDING)
+    client = assist.status()["client"]
+    assert (client["running"], client["restart_pending"], client["pids"]) == (False, True, [])
+    assert assist.is_running() is False
+
+
+def test_systemd_start_starts_a_client_waiting_to_restart_now(systemd, record):
+    replies = dict(SYSTEMD_RESTART_PENDING)
+    recorder = record(replies)
+    original = recorder.__call__
+
+    def started(argv, **kwargs):
+        ret = original(argv, **kwargs)
+        if argv[:2] == ["systemctl", "start"]:
+            replies.update(SYSTEMD_ACTIVE)
+        return ret
+
+    assist.__salt__["cmd.run_all"] = started
+    assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
+    # systemctl start alone would wait until the restart is due: the stop cancels it.
+    assert recorder.commands()[1:3] == ["systemctl stop aliyun.service", "systemctl start aliyun.service"]
+
+
+def test_systemd_restart_of_a_client_waiting_to_restart_starts_it_now(systemd, record):
+    replies = dict(SYSTEMD_RESTART_PENDING)
+    recorder = record(replies)
+    original = recorder.__call__
+
+    def started(argv, **kwargs):
+        ret = original(argv, **kwargs)
+        if argv[:2] == ["systemctl", "start"]:
+            replies.update(SYSTEMD_ACTIVE)
+        return ret
+
+    assist.__salt__["cmd.run_all"] = started
+    assert assist.restart()["changes"] == {"client": {"old": "stopped", "new": "restarted"}}
+    assert recorder.commands()[1:3] == ["systemctl stop aliyun.service", "systemctl start aliyun.service"]
+
+
+def test_systemd_stop_cancels_a_pending_restart(systemd, record):
+    replies = dict(SYSTEMD_RESTART_PENDING)
+    recorder = record(replies)
+    original = recorder.__call__
+
+    def stopped(argv, **kwargs):
+        ret = original(argv, **kwargs)
+        if argv[:2] == ["systemctl", "stop"]:
+            replies.update(SYSTEMD_STOPPED)
+        return ret
+
+    assist.__salt__["cmd.run_all"] = stopped
+    assert assist.stop(test=True)["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
+    assert "systemctl stop aliyun.service" not in recorder.commands()
+    assert assist.stop()["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
+    assert recorder.commands()[-2:] == [
+        "systemctl stop aliyun.service",
+        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+    ]
+    assert assist.stop()["changes"] == {}
 
 
 def test_systemd_start_is_three_commands(systemd, record):
@@ -139,9 +209,9 @@ def test_systemd_start_is_three_commands(systemd, record):
     assist.__salt__["cmd.run_all"] = after_start_active
     assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
     assert recorder.commands() == [
-        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
         "systemctl start aliyun.service",
-        "systemctl show aliyun.service --property=ActiveState,LoadState",
+        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
     ]
 
 
@@ -392,7 +462,7 @@ def test_sysvinit_status_exit_4_is_an_error_naming_the_command(tmp_path):
 
 
 def test_every_init_system_has_a_backend_answering_the_same_questions():
-    questions = {"service", "check_ready", "control", "active", "enabled", "set_enabled", "client_pids", "version"}
+    questions = {"service", "check_ready", "control", "active", "activity", "enabled", "set_enabled", "client_pids", "version"}
     assert set(assist_init.BACKENDS) == {"systemd", "upstart", "sysvinit", "windows"}
     for name, backend in assist_init.BACKENDS.items():
         assert backend.name == name
