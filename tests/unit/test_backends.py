@@ -22,16 +22,21 @@ class Recorder:
     """cmd.run_all that records each argv and answers from a table of replies: the
     first reply whose key is a prefix of the argv (a tuple) wins."""
 
-    def __init__(self, replies):
+    def __init__(self, replies, after=None):
         self.replies, self.calls = replies, []
+        # {argv prefix: replies}: what the system answers once such a command has run
+        self.after = after or {}
 
     def __call__(self, argv, **kwargs):
         assert kwargs["python_shell"] is False and kwargs["timeout"] > 0
         self.calls.append(list(argv))
-        for prefix, (retcode, stdout) in self.replies.items():
+        reply = next(
+            (reply for prefix, reply in self.replies.items() if tuple(argv[: len(prefix)]) == prefix), (0, "")
+        )
+        for prefix, replies in self.after.items():
             if tuple(argv[: len(prefix)]) == prefix:
-                return {"retcode": retcode, "stdout": stdout, "stderr": ""}
-        return {"retcode": 0, "stdout": "", "stderr": ""}
+                self.replies = {**self.replies, **replies}
+        return {"retcode": reply[0], "stdout": reply[1], "stderr": ""}
 
     def commands(self):
         return [" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv)) for argv in self.calls]
@@ -39,8 +44,8 @@ class Recorder:
 
 @pytest.fixture
 def record(configure_loader_modules):
-    def install(replies):
-        recorder = Recorder(replies)
+    def install(replies, after=None):
+        recorder = Recorder(replies, after)
         assist.__salt__["cmd.run_all"] = recorder
         return recorder
 
@@ -96,17 +101,7 @@ def test_systemd_status_asks_systemctl_twice(systemd, record):
 
 def test_systemd_full_stop_is_five_commands_in_the_vendors_order(systemd, record):
     install_watchdog(systemd)
-    replies = dict(SYSTEMD_ACTIVE)
-    recorder = record(replies)
-    original = recorder.__call__
-
-    def after_stop_inactive(argv, **kwargs):  # once stopped, systemd says inactive
-        ret = original(argv, **kwargs)
-        if argv[:2] == ["systemctl", "stop"]:
-            replies.update(SYSTEMD_STOPPED)
-        return ret
-
-    assist.__salt__["cmd.run_all"] = after_stop_inactive
+    recorder = record(SYSTEMD_ACTIVE, after={("systemctl", "stop"): SYSTEMD_STOPPED})
     ret = assist.stop()
     assert recorder.commands() == [
         "assist_daemon --stop",
@@ -141,50 +136,20 @@ def test_systemd_a_pending_restart_is_not_running_and_status_says_it_is_pending(
 
 
 def test_systemd_start_starts_a_client_waiting_to_restart_now(systemd, record):
-    replies = dict(SYSTEMD_RESTART_PENDING)
-    recorder = record(replies)
-    original = recorder.__call__
-
-    def started(argv, **kwargs):
-        ret = original(argv, **kwargs)
-        if argv[:2] == ["systemctl", "start"]:
-            replies.update(SYSTEMD_ACTIVE)
-        return ret
-
-    assist.__salt__["cmd.run_all"] = started
+    recorder = record(SYSTEMD_RESTART_PENDING, after={("systemctl", "start"): SYSTEMD_ACTIVE})
     assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
     # systemctl start alone would wait until the restart is due: the stop cancels it.
     assert recorder.commands()[1:3] == ["systemctl stop aliyun.service", "systemctl start aliyun.service"]
 
 
 def test_systemd_restart_of_a_client_waiting_to_restart_starts_it_now(systemd, record):
-    replies = dict(SYSTEMD_RESTART_PENDING)
-    recorder = record(replies)
-    original = recorder.__call__
-
-    def started(argv, **kwargs):
-        ret = original(argv, **kwargs)
-        if argv[:2] == ["systemctl", "start"]:
-            replies.update(SYSTEMD_ACTIVE)
-        return ret
-
-    assist.__salt__["cmd.run_all"] = started
+    recorder = record(SYSTEMD_RESTART_PENDING, after={("systemctl", "start"): SYSTEMD_ACTIVE})
     assert assist.restart()["changes"] == {"client": {"old": "stopped", "new": "restarted"}}
     assert recorder.commands()[1:3] == ["systemctl stop aliyun.service", "systemctl start aliyun.service"]
 
 
 def test_systemd_stop_cancels_a_pending_restart(systemd, record):
-    replies = dict(SYSTEMD_RESTART_PENDING)
-    recorder = record(replies)
-    original = recorder.__call__
-
-    def stopped(argv, **kwargs):
-        ret = original(argv, **kwargs)
-        if argv[:2] == ["systemctl", "stop"]:
-            replies.update(SYSTEMD_STOPPED)
-        return ret
-
-    assist.__salt__["cmd.run_all"] = stopped
+    recorder = record(SYSTEMD_RESTART_PENDING, after={("systemctl", "stop"): SYSTEMD_STOPPED})
     assert assist.stop(test=True)["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
     assert "systemctl stop aliyun.service" not in recorder.commands()
     assert assist.stop()["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
@@ -196,17 +161,7 @@ def test_systemd_stop_cancels_a_pending_restart(systemd, record):
 
 
 def test_systemd_start_is_three_commands(systemd, record):
-    replies = dict(SYSTEMD_STOPPED)
-    recorder = record(replies)
-    original = recorder.__call__
-
-    def after_start_active(argv, **kwargs):
-        ret = original(argv, **kwargs)
-        if argv[:2] == ["systemctl", "start"]:
-            replies.update(SYSTEMD_ACTIVE)
-        return ret
-
-    assist.__salt__["cmd.run_all"] = after_start_active
+    recorder = record(SYSTEMD_STOPPED, after={("systemctl", "start"): SYSTEMD_ACTIVE})
     assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
     assert recorder.commands() == [
         "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
