@@ -309,7 +309,8 @@ def audit():
     """
     Compare the agent with the policy this minion should have. Returns the policy
     (pillar ``assist``, checked as ``assist.policy`` does), what the agent has (the
-    facts ``assist.status`` gathers: client running or dead, watchdog present or
+    facts ``assist.status`` gathers: client running, dead or restart pending (down,
+    but its init system will start it again by itself), watchdog present or
     absent, start at boot, version, init system) and ``drift``, the differences in
     words. ``result`` is False when anything differs, and the call then exits
     non-zero. ``enable: null`` in the policy leaves start at boot unjudged; Windows
@@ -327,7 +328,7 @@ def audit():
     cfg, backend = _backend()
     facts = _status(cfg, backend)
     agent = {
-        "client": "running" if facts["client"]["running"] else "dead",
+        "client": CLIENT_FACT[facts["client"]["running"], facts["client"]["restart_pending"]],
         "daemon": "present" if facts["daemon"]["installed"] or facts["daemon"]["running"] else "absent",
         "enable": facts["client"]["enabled"],
         "version": facts["client"]["version"],
@@ -344,12 +345,20 @@ def audit():
     }
 
 
+# The audit's client fact from status's (running, restart_pending). Down but due to be
+# restarted by its init system is neither: a dead policy is not met (it runs again when
+# the restart is due), nor a running one (nothing runs until then).
+CLIENT_FACT = {(True, False): "running", (False, False): "dead", (False, True): "restart pending"}
+
+
 def _drift(wanted, agent, watchdog=True, watchdog_running=False):
     """The differences between a checked policy and the agent's facts, in words."""
     drift = []
     if agent["client"] != wanted["client"]:
         if agent["client"] == "running":
             drift.append("client is running, policy says dead")
+        elif agent["client"] == "restart pending":
+            drift.append(f"client is down and its init system will restart it, policy says {wanted['client']}")
         elif agent["version"] is None:
             drift.append("client is not installed, policy says running")
         else:

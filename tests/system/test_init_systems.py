@@ -133,6 +133,8 @@ def test_a_client_killed_behind_salts_back_waits_for_systemd_and_status_says_so(
     kill_client()
     client = call("assist.status")["client"]
     assert (client["running"], client["restart_pending"], client["pids"]) == (False, True, [])
+    # The minion's policy is frozen (client dead): not met while systemd will restart it.
+    assert "client is down and its init system will restart it, policy says dead" in call("assist.audit")["drift"]
     assert call("assist.start")["changes"] == {"client": {"old": "stopped", "new": "running"}}
     assert unit_state() == ("active", "running") and len(box.client_processes()) == 1
 

@@ -135,6 +135,15 @@ def test_systemd_a_pending_restart_is_not_running_and_status_says_it_is_pending(
     assert assist.is_running() is False
 
 
+def test_systemd_a_pending_restart_drifts_from_a_dead_policy(systemd, record):
+    record(SYSTEMD_RESTART_PENDING)
+    assist.__pillar__["assist"] = {"client": "dead", "daemon": "absent", "enable": True}
+    audit = assist.audit()
+    assert audit["agent"]["client"] == "restart pending"
+    assert audit["drift"] == ["client is down and its init system will restart it, policy says dead"]
+    assert audit["result"] is False
+
+
 def test_systemd_start_starts_a_client_waiting_to_restart_now(systemd, record):
     recorder = record(SYSTEMD_RESTART_PENDING, after={("systemctl", "start"): SYSTEMD_ACTIVE})
     assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}

@@ -51,6 +51,18 @@ def test_each_difference_is_said_in_words_in_a_fixed_order():
     ]
 
 
+def test_a_client_its_init_system_will_restart_meets_neither_policy():
+    # systemd after a crash: nothing runs now, and the client runs again when the
+    # restart is due (the vendor's unit: 120 s).
+    pending = dict(DEAD, client="restart pending", enable=True)
+    assert assist._drift(dict(FROZEN, enable=None), pending) == [
+        "client is down and its init system will restart it, policy says dead",
+    ]
+    assert assist._drift(dict(DEFAULT, daemon="absent"), pending) == [
+        "client is down and its init system will restart it, policy says running",
+    ]
+
+
 def test_a_missing_agent_is_named_as_such():
     missing = dict(DEAD, version=None)
     assert assist._drift(DEFAULT, missing) == [
