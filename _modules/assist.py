@@ -258,7 +258,7 @@ def status():
 
 def _status(cfg, backend):
     pids = backend.client_pids()
-    activity = "running" if pids else backend.activity()  # as _running, the cheaper first
+    activity = "running" if pids else backend.activity()  # as _activity, the cheaper first
     return {
         "init": {"system": backend.name, "evidence": backend.evidence},
         "client": {

@@ -114,8 +114,10 @@ def read_only_cachedir(assist_opts, tmp_path, monkeypatch):
     monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
     if os.geteuid() != 0:
         cachedir.chmod(0o555)
-        yield "Permission denied"
-        cachedir.chmod(0o755)
+        try:
+            yield "Permission denied"
+        finally:
+            cachedir.chmod(0o755)
         return
     subprocess.run(["mount", "--bind", cachedir, cachedir], check=True)
     try:
