@@ -68,9 +68,8 @@ def _lock(cfg):
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise CommandExecutionError(
-            f"taking the lock failed: cannot open {path} ({exc.strerror}); "
-            "the minion's cache directory must be writable"
+        raise assist_init.os_error(
+            "taking the lock", "open", path, exc, "The minion's cache directory must be writable. Nothing was changed."
         ) from exc
     try:
         deadline = time.monotonic() + cfg["timeout"]
@@ -90,11 +89,55 @@ def _lock(cfg):
         os.close(fd)  # the lock goes with it, also when the job is killed
 
 
-def _activity(backend):
+# What to install where the agent is missing.
+INSTALL = (
+    "Install the Cloud Assistant agent (the package aliyun-assist on Debian and Ubuntu, aliyun_assist on "
+    "RHEL, CentOS and Alibaba Cloud Linux, or Alibaba Cloud's installer), then run this again"
+)
+
+
+def _agent(backend, need=None):
+    """The agent's installation (Backend.installation). An agent half installed is
+    refused, said as what it is (no verb guesses what was meant); so is a missing one
+    when the verb ``need``s it (``need``: the step, in words)."""
+    found = backend.installation(backend.client_pids())
+    if found["incomplete"]:
+        raise CommandExecutionError(
+            f"the Cloud Assistant agent is half installed: {found['incomplete']}. Reinstall it, or remove "
+            "what is left of it (assist.status shows what is there). Nothing was changed."
+        )
+    if need and not found["installed"]:
+        raise CommandExecutionError(
+            f"{need} failed: the Cloud Assistant agent is not installed: {backend.missing()}. "
+            f"{INSTALL}. Nothing was changed."
+        )
+    return found
+
+
+@contextlib.contextmanager
+def _changing(changes):
+    """A failure part way through a verb also says what the verb changed before it, in
+    words and, for the state module, as ``info["changes"]`` (Salt's way)."""
+    try:
+        yield
+    except CommandExecutionError as exc:
+        if not changes or (isinstance(exc.info, dict) and "changes" in exc.info):
+            raise
+        done = ", ".join(PHRASES[key, change["new"]][1] + " " + PHRASES[key, change["new"]][2] for key, change in changes.items())
+        raise CommandExecutionError(f"{exc.error} Changed before that: {done}.", info={"changes": dict(changes)}) from exc
+
+
+def _activity(backend, found=None, pids=None):
     """"running" while any client process lives or the init system says it runs, else
     the init system's "stopped" or "restart pending". The processes first: reading
-    /proc costs less than asking the init system."""
-    return "running" if backend.client_pids() else backend.activity()
+    /proc costs less than asking the init system. ``found``: an installation just read
+    (the init system is asked only about an agent installed whole, and systemd's answer
+    came with the installation's); ``pids``: the client's, just read."""
+    if backend.client_pids() if pids is None else pids:
+        return "running"
+    if found is not None and not found["installed"]:
+        return "stopped"
+    return (found or {}).get("activity") or backend.activity()
 
 
 def _running(backend):
@@ -108,9 +151,10 @@ def _daemon_step(cfg, backend, test):
     before = assist_watchdog.status(cfg)
     if not assist_watchdog.present(cfg, before):
         return None
-    assist_watchdog.guard(cfg)  # in test mode too: a refusal is worth predicting
-    if not test:
-        assist_watchdog.remove(cfg, __salt__)
+    if test:  # a refusal is worth predicting
+        assist_watchdog.check(cfg, backend.registry_dirs())
+    else:
+        assist_watchdog.remove(cfg, __salt__, backend.registry_dirs())
     return {"old": "running" if before["running"] else "installed", "new": "absent"}
 
 
@@ -119,25 +163,46 @@ def _watchdog_can_restart(cfg):
     return found["installed"] or found["running"]
 
 
+ON_OFF = {True: "on", False: "off"}
+
+
 def _boot_step(backend, on, test):
-    """Turn start at boot on or off if it differs; the change, or None."""
+    """Turn start at boot on or off if it differs, and read it again: the change as the
+    system says it after, or None. A change refused part way says what is left; one
+    the system does not show afterwards is an error naming what made it."""
     if backend.enabled() == on:
         return None
     if not test:
-        backend.set_enabled(on)
+        try:
+            done = backend.set_enabled(on)
+        except CommandExecutionError as exc:
+            raise CommandExecutionError(f"{exc.error} {_boot_left(backend, not on)}") from exc
+        if backend.enabled() != on:
+            raise CommandExecutionError(
+                f"turning start at boot {ON_OFF[on]} did not take: {done} succeeded, but {backend.name} "
+                f"still says start at boot is {ON_OFF[not on]}"
+            )
     return {"old": not on, "new": on}
+
+
+def _boot_left(backend, was):
+    """Start at boot after a failed change, in words."""
+    try:
+        now = backend.enabled()
+    except CommandExecutionError as exc:
+        return f"Start at boot could not be read again: {exc.error}"
+    return f"Start at boot is {ON_OFF[now]}, " + ("as it was." if now == was else f"no longer {ON_OFF[was]}.")
 
 
 def _stop_client(cfg, backend, active):
     """Stop the client (with the init system's command while it says the client is
     active) and check that it stays down."""
-    if active:
-        backend.control("stop")
+    done = backend.control("stop") if active else "the stop"
     down = assist_watchdog.wait(lambda: not backend.client_pids(), cfg["verify_seconds"])
     if not down or backend.active() or (backend.has_watchdog and assist_watchdog.pids(cfg)):
         raise CommandExecutionError(
             f"stopping the client failed: it is still running {cfg['verify_seconds']} s "
-            f"after the stop (pids {backend.client_pids()}); something restarted it or the "
+            f"after {done} (pids {backend.client_pids()}); something restarted it or the "
             "process ignores the init system"
         )
 
@@ -148,10 +213,10 @@ def _start_client(cfg, backend, verb, activity):
     (the vendor's unit: 120 s)."""
     if activity == "restart pending":
         backend.control("stop")
-    backend.control(verb)
+    done = backend.control(verb)
     if not assist_watchdog.wait(lambda: _running(backend), cfg["verify_seconds"], 0.1):
         raise CommandExecutionError(
-            f"{assist_init.VERB_ING[verb]} the client failed: the command succeeded but the "
+            f"{assist_init.VERB_ING[verb]} the client failed: {done} succeeded but the "
             f"client is not running {cfg['verify_seconds']} s later"
         )
 
@@ -166,17 +231,18 @@ PHRASES = {
 }
 
 
-def _result(changes, settled, test):
-    """The return of a mutating call: what changed (or would), said in words too."""
+def _result(changes, settled, test, why=None):
+    """The return of a mutating call: what changed (or would), said in words too;
+    ``why`` says why the rest needs no change, where that is not plain."""
     if not changes:
-        return {"comment": f"{settled}; nothing to do", "changes": {}}
+        return {"comment": why or f"{settled}; nothing to do", "changes": {}}
     phrases = [PHRASES[key, change["new"]] for key, change in changes.items()]
     if test:
         comment = "Would " + ", ".join(f"{verb} {what}" for verb, _, what in phrases)
     else:
         comment = ", ".join(f"{done} {what}" for _, done, what in phrases)
         comment = comment[0].upper() + comment[1:]
-    return {"comment": comment, "changes": changes}
+    return {"comment": f"{comment}. {why}" if why else comment, "changes": changes}
 
 
 # --------------------------------------------------------------------------- public
@@ -239,8 +305,15 @@ def _watchdog_status(cfg, backend):
 def status():
     """
     Report everything about the agent on this minion in one dictionary: the init
-    system and the evidence for it; the client (service, running, enabled at boot,
-    version, pids); the watchdog (installed, running, pids, path).
+    system and the evidence for it; the client (service, installed, incomplete,
+    running, restart pending, enabled at boot, version, pids); the watchdog
+    (installed, running, pids, path).
+
+    ``installed`` is true when the client's unit, job or script is there and the
+    client program it runs. A minion without the agent (neither) says ``installed:
+    false`` and is not running; this is no error. ``incomplete`` says in words, with
+    the paths, what is there of an agent half installed (a unit whose program is
+    missing, a program without its unit); otherwise it is None.
 
     ``running`` is true while the init system says so or any client process lives.
     ``restart_pending`` is true while the client is down but its init system will start
@@ -258,14 +331,18 @@ def status():
 
 def _status(cfg, backend):
     pids = backend.client_pids()
-    activity = "running" if pids else backend.activity()  # as _activity, the cheaper first
+    found = backend.installation(pids)
+    activity = _activity(backend, found, pids)
     return {
         "init": {"system": backend.name, "evidence": backend.evidence},
         "client": {
             "service": backend.service(),
+            "installed": found["installed"],
+            "incomplete": found["incomplete"],
             "running": activity == "running",
             "restart_pending": activity == "restart pending",
-            "enabled": backend.enabled(),
+            # A unit, job or script says; without one nothing starts at boot.
+            "enabled": backend.enabled() if found["registered"] else False,
             "version": backend.version(),
             "pids": pids,
         },
@@ -283,7 +360,9 @@ def is_running():
 
         salt '*' assist.is_running
     """
-    return _running(_backend()[1])
+    backend = _backend()[1]
+    pids = backend.client_pids()
+    return _activity(backend, backend.installation(pids), pids) == "running"
 
 
 def policy(given=None):
@@ -309,10 +388,12 @@ def audit():
     """
     Compare the agent with the policy this minion should have. Returns the policy
     (pillar ``assist``, checked as ``assist.policy`` does), what the agent has (the
-    facts ``assist.status`` gathers: client running, dead or restart pending (down,
-    but its init system will start it again by itself), watchdog present or
-    absent, start at boot, version, init system) and ``drift``, the differences in
-    words. ``result`` is False when anything differs, and the call then exits
+    facts ``assist.status`` gathers: client running, dead, restart pending (down,
+    but its init system will start it again by itself), not installed or half
+    installed, watchdog present or absent, start at boot, version, init system) and
+    ``drift``, the differences in words. An agent not installed meets a ``client:
+    dead`` policy and drifts from ``client: running``; one half installed drifts from
+    both, with what is there and what is missing. ``result`` is False when anything differs, and the call then exits
     non-zero. ``enable: null`` in the policy leaves start at boot unjudged; Windows
     has no watchdog to judge. Nothing is changed; no command is run beyond those
     ``assist.status`` runs. A bad policy raises the error that names the pillar key.
@@ -328,13 +409,19 @@ def audit():
     cfg, backend = _backend()
     facts = _status(cfg, backend)
     agent = {
-        "client": CLIENT_FACT[facts["client"]["running"], facts["client"]["restart_pending"]],
+        "client": _client_fact(facts["client"]),
         "daemon": "present" if facts["daemon"]["installed"] or facts["daemon"]["running"] else "absent",
         "enable": facts["client"]["enabled"],
         "version": facts["client"]["version"],
         "init_system": facts["init"]["system"],
     }
-    drift = _drift(wanted, agent, watchdog=backend.has_watchdog, watchdog_running=facts["daemon"]["running"])
+    drift = _drift(
+        wanted,
+        agent,
+        watchdog=backend.has_watchdog,
+        watchdog_running=facts["daemon"]["running"],
+        incomplete=facts["client"]["incomplete"],
+    )
     __context__["retcode"] = 1 if drift else 0
     return {
         "result": not drift,
@@ -351,16 +438,29 @@ def audit():
 CLIENT_FACT = {(True, False): "running", (False, False): "dead", (False, True): "restart pending"}
 
 
-def _drift(wanted, agent, watchdog=True, watchdog_running=False):
+def _client_fact(client):
+    """The audit's client fact from status's client. Not installed meets a dead policy
+    (nothing can run); half installed meets none (no verb acts on it: a person must)."""
+    if client["incomplete"]:
+        return "half installed"
+    if not client["installed"]:
+        return "not installed"
+    return CLIENT_FACT[client["running"], client["restart_pending"]]
+
+
+def _drift(wanted, agent, watchdog=True, watchdog_running=False, incomplete=None):
     """The differences between a checked policy and the agent's facts, in words."""
     drift = []
-    if agent["client"] != wanted["client"]:
+    if agent["client"] == "half installed":
+        drift.append(f"the agent is half installed: {incomplete}")
+    elif agent["client"] == "not installed":
+        if wanted["client"] == "running":
+            drift.append("the agent is not installed, policy says running")
+    elif agent["client"] != wanted["client"]:
         if agent["client"] == "running":
             drift.append("client is running, policy says dead")
         elif agent["client"] == "restart pending":
             drift.append(f"client is down and its init system will restart it, policy says {wanted['client']}")
-        elif agent["version"] is None:
-            drift.append("client is not installed, policy says running")
         else:
             drift.append("client is stopped, policy says running")
     if watchdog and agent["daemon"] != wanted["daemon"]:
@@ -409,13 +509,15 @@ def stop(remove_daemon=True, disable=False, test=False):
     then its directory), then the client is stopped with the init system's own
     command, then the module checks that the client is down and no watchdog is left.
     Already stopped is success with no changes. A stop that was cut short (job killed,
-    minion restarted) is finished by the next one.
+    minion restarted) is finished by the next one. On a minion without the agent there
+    is no client to stop: success with no changes, and a watchdog left without its
+    client is still removed. An agent half installed is refused, said as what it is.
 
     remove_daemon : True
         With ``False`` and a watchdog present, refuse: it would restart the client.
 
     disable : False
-        Also turn off start at boot.
+        Also turn off start at boot (first: a refusal there changes nothing else).
 
     test : False
         Report what would change, and change nothing.
@@ -431,8 +533,16 @@ def stop(remove_daemon=True, disable=False, test=False):
         salt '*' assist.stop test=True
     """
     cfg, backend = _backend()
+    found = _agent(backend)
     changes = {}
-    with _lock(cfg):
+    with _lock(cfg), _changing(changes):
+        if not found["installed"]:  # nothing to stop; a watchdog left without its client still goes
+            if remove_daemon and (change := _daemon_step(cfg, backend, test)):
+                changes["daemon"] = change
+            return _result(changes, "", test, why=f"The agent is not installed ({backend.missing()}): no client to stop")
+        # Start at boot first: a refusal there (a read-only /etc) leaves everything else as it was.
+        if disable and (change := _boot_step(backend, False, test)):
+            changes["enabled"] = change
         if remove_daemon:
             if change := _daemon_step(cfg, backend, test):
                 changes["daemon"] = change
@@ -442,7 +552,9 @@ def stop(remove_daemon=True, disable=False, test=False):
                 "the client; call assist.stop with remove_daemon=True (the default) "
                 "or assist.remove_daemon first. Nothing was changed."
             )
-        activity, pids = backend.activity(), backend.client_pids()
+        # The init system's own answer; the installation's holds unless the watchdog's removal took time.
+        activity = ("daemon" not in changes and found.get("activity")) or backend.activity()
+        pids = backend.client_pids()
         active = activity == "running"
         # Down, but due to be started again: the init system's stop cancels that.
         pending = activity == "restart pending" and not pids
@@ -450,8 +562,6 @@ def stop(remove_daemon=True, disable=False, test=False):
             if not test:
                 _stop_client(cfg, backend, active or pending)
             changes["client"] = {"old": "restart pending" if pending else "running", "new": "stopped"}
-        if disable and (change := _boot_step(backend, False, test)):
-            changes["enabled"] = change
     ret = _result(changes, "The client is stopped", test)
     if backend.stop_warning:
         ret["warning"] = backend.stop_warning
@@ -462,7 +572,8 @@ def start(enable=False, test=False):
     """
     Start the Cloud Assistant client with the init system's own command, and check
     that it runs. Already running is success with no changes. The watchdog is not
-    reinstalled (reinstall the agent's package for that).
+    reinstalled (reinstall the agent's package for that). Where the agent is not
+    installed, or half installed, the error says what is missing and what to install.
 
     enable : False
         Also turn on start at boot.
@@ -478,11 +589,12 @@ def start(enable=False, test=False):
         salt '*' assist.start enable=True
     """
     cfg, backend = _backend()
+    found = _agent(backend, need="starting the client")
     changes = {}
-    with _lock(cfg):
+    with _lock(cfg), _changing(changes):
         if enable and (change := _boot_step(backend, True, test)):
             changes["enabled"] = change
-        activity = _activity(backend)
+        activity = _activity(backend, found)
         if activity != "running":
             if not test:
                 _start_client(cfg, backend, "start", activity)
@@ -493,7 +605,8 @@ def start(enable=False, test=False):
 def restart(test=False):
     """
     Restart the Cloud Assistant client with the init system's own command, and check
-    that it runs. A stopped client is started.
+    that it runs. A stopped client is started. Where the agent is not installed, or
+    half installed, the error says what is missing.
 
     test : False
         Report what would change, and change nothing.
@@ -505,8 +618,9 @@ def restart(test=False):
         salt '*' assist.restart
     """
     cfg, backend = _backend()
+    found = _agent(backend, need="restarting the client")
     with _lock(cfg):
-        activity = _activity(backend)
+        activity = _activity(backend, found)
         was = "running" if activity == "running" else "stopped"
         if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
             _start_client(cfg, backend, "restart" if was == "running" else "start", activity)
@@ -518,7 +632,9 @@ def enable(test=False):
     Turn on start at boot for the client: ``systemctl enable``; ``update-rc.d`` or
     ``chkconfig`` (S links in ``/etc/rc[2-5].d``) on sysvinit; on UpStart no ``manual``
     in the job's ``.override`` (1.3 and later) or its ``start on`` stanza restored
-    (older releases); the Windows start type.
+    (older releases); the Windows start type. Start at boot is read again afterwards;
+    a change that does not show is an error naming the command. Where the agent is not
+    installed the error says what to install.
 
     test : False
         Report what would change, and change nothing.
@@ -538,7 +654,10 @@ def disable(test=False):
     ``chkconfig`` (K links instead of S links) on sysvinit; on UpStart ``manual`` in the
     job's ``.override`` (1.3 and later) or its ``start on`` stanza commented out (older
     releases, which have no override files); the Windows start type. The running
-    client is not stopped.
+    client is not stopped. Start at boot is read again afterwards; a change that does
+    not show is an error naming the command. On a minion without the agent nothing
+    starts at boot: success with no changes. A change refused part way (a read-only or
+    full file system) is undone; the error says so.
 
     test : False
         Report what would change, and change nothing.
@@ -554,8 +673,10 @@ def disable(test=False):
 
 def _toggle_boot(on, test):
     cfg, backend = _backend()
+    if not _agent(backend, need="turning start at boot on" if on else None)["installed"]:
+        return _result({}, "", test, why=f"The agent is not installed ({backend.missing()}): nothing starts at boot")
     changes = {}
     with _lock(cfg):
         if change := _boot_step(backend, on, test):
             changes["enabled"] = change
-    return _result(changes, f"Start at boot is {'on' if on else 'off'}", test)
+    return _result(changes, f"Start at boot is {ON_OFF[on]}", test)

@@ -53,7 +53,10 @@ def _call(name, *calls):
                 comments.append(out["warning"])
     except CommandExecutionError as exc:
         ret["result"] = False
-        comments.append(str(exc))
+        # What the call changed before it failed comes as info (Salt's way), not in the words.
+        if isinstance(exc.info, dict):
+            ret["changes"].update(exc.info.get("changes") or {})
+        comments.append(exc.error)
     ret["comment"] = "\n".join(comments)
     if test and ret["result"] and ret["changes"]:
         ret["result"] = None
@@ -61,7 +64,8 @@ def _call(name, *calls):
 
 
 def _boot(enable):
-    """The execution call that sets start at boot, if the state asks for it."""
+    """The execution call that sets start at boot, if the state asks for it. It goes
+    first: a refusal there (a read-only /etc) leaves the client as it was."""
     if enable is None:
         return []
     return [("assist.enable" if enable else "assist.disable", {})]
@@ -77,18 +81,19 @@ def daemon_absent(name):
 
 def running(name, enable=None):
     """
-    The client runs.
+    The client runs. Fails where the agent is not installed, saying what to install.
 
     enable
         True or False to turn start at boot on or off; None leaves it as it is.
     """
-    return _call(name, ("assist.start", {}), *_boot(enable))
+    return _call(name, *_boot(enable), ("assist.start", {}))
 
 
 def dead(name, enable=None):
     """
     The client is stopped. The watchdog must be gone first: require an
-    ``assist.daemon_absent`` state, or this state fails and stops nothing.
+    ``assist.daemon_absent`` state, or this state fails and stops nothing. Where the
+    agent is not installed it is met: no changes, and the comment says so.
 
     enable
         True or False to turn start at boot on or off; None leaves it as it is.
@@ -97,7 +102,7 @@ def dead(name, enable=None):
     if watchdog["installed"] or watchdog["running"]:
         if __opts__["test"] and _daemon_removal_pending():
             # The real run removes the watchdog first; predict the client's part only.
-            ret = _call(name, ("assist.stop", {}), *_boot(enable))
+            ret = _call(name, *_boot(enable), ("assist.stop", {}))
             ret["changes"].pop("daemon", None)
             return ret
         return {
@@ -110,7 +115,7 @@ def dead(name, enable=None):
                 "one (see salt/assist/init.sls). Nothing was changed."
             ),
         }
-    return _call(name, ("assist.stop", {"remove_daemon": False}), *_boot(enable))
+    return _call(name, *_boot(enable), ("assist.stop", {"remove_daemon": False}))
 
 
 def _daemon_removal_pending():

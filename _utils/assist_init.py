@@ -10,6 +10,10 @@ Commands run as argument lists through Salt's ``cmd.run_all`` with a timeout; a 
 raises ``CommandExecutionError`` naming the step, the command, its exit code and output.
 """
 
+import errno
+import functools
+import glob
+import logging
 import os
 import re
 
@@ -23,6 +27,8 @@ try:  # installed as a Salt extension (pip)
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path
     import assist_settings as settings
 
+log = logging.getLogger(__name__)
+
 VERB_ING = {"start": "starting", "stop": "stopping", "restart": "restarting", "enable": "enabling", "disable": "disabling"}
 
 # The vendor's test: `strings /sbin/init | grep ...`, in this order.
@@ -31,14 +37,17 @@ INIT_MARKERS = ((b"/lib/system", "systemd"), (b"upstart", "upstart"), (b"sysvini
 
 def run(funcs, cfg, argv, step, ok=(0,)):
     """Run one command as an argument list; a failure names the step and the command."""
-    ret = funcs["cmd.run_all"](
-        argv,
-        python_shell=False,
-        timeout=cfg["timeout"],
-        ignore_retcode=True,
-        output_loglevel="debug",
-        env={"LC_ALL": "C"},
-    )
+    try:
+        ret = funcs["cmd.run_all"](
+            argv,
+            python_shell=False,
+            timeout=cfg["timeout"],
+            ignore_retcode=True,
+            output_loglevel="debug",
+            env={"LC_ALL": "C"},
+        )
+    except CommandExecutionError as exc:  # Salt could not start the program at all
+        raise CommandExecutionError(f"{step} failed: `{' '.join(argv)}` could not run: {exc}") from exc
     if ret["retcode"] not in ok:
         said = (ret.get("stderr") or ret.get("stdout") or "no output").strip()
         raise CommandExecutionError(f"{step} failed: `{' '.join(argv)}` exited {ret['retcode']}: {said}")
@@ -203,14 +212,173 @@ def backend(cfg, funcs, context):
     return BACKENDS[found["system"]](cfg, funcs, context, found["evidence"])
 
 
+# --------------------------------------------------------------------------- file and process failures
+
+# What to do about a file or process operation the system refused, by its errno.
+ADVICE = {
+    errno.EROFS: "its file system is mounted read-only; remount it read-write and run again",
+    errno.ENOSPC: "the file system is full; free space on it and run again",
+    errno.EDQUOT: "the disk quota is used up; free space and run again",
+    errno.EACCES: "the minion may not change it; run the minion as root, or correct the permissions",
+    errno.EPERM: (
+        "the system does not allow it (an immutable file, a security policy, another user's process); "
+        "lift that and run again"
+    ),
+    errno.EEXIST: "something else is in the way at that path; move it away and run again",
+    errno.ENOTDIR: "a file is in the way where a folder belongs; move it away and run again",
+    errno.EISDIR: "a folder is in the way where a file belongs; move it away and run again",
+}
+
+
+def os_error(step, action, path, exc, state=""):
+    """A file or process operation the system refused, in words: the step, what was
+    done to which path, the system's words, what to do, and (when given) what the system
+    is left with."""
+    advice = ADVICE.get(exc.errno, "correct that and run again")
+    message = f"{step} failed: cannot {action} {path}: {exc.strerror or exc}; {advice}."
+    return CommandExecutionError(f"{message} {state}".strip())
+
+
+def unwritable(path):
+    """The errno that keeps the folder ``path`` (or, where it is missing, the nearest
+    folder above it) from being changed: EROFS, EACCES; None when it can be."""
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    return None if os.access(path, os.W_OK) else errno.EACCES
+
+
+def check_writable(cfg, folders, step, why, state):
+    """Refuse, before anything changes, when one of the folders (the managed system's
+    paths) cannot be changed; ``why`` says what needs it."""
+    for folder in folders:
+        code = unwritable(settings.host_path(cfg, folder))
+        if code:
+            raise os_error(step, "change", f"{folder} ({why})", OSError(code, os.strerror(code)), state)
+
+
+def _discard(path):
+    """Remove a file, link or empty folder this module made; False if it could not be."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+class FileChange:
+    """A change of files made whole or not at all (start at boot as rc links or UpStart
+    job files). What needs room on the disk (new text, a new link, a folder, a second
+    name keeping the old file) is made first, beside its place, where a read-only or a
+    full file system refuses it before anything changed. Then each piece is renamed
+    into place, which needs no room; a failure there renames back what was done."""
+
+    def __init__(self, cfg, step):
+        self.cfg, self.step = cfg, step
+        self.made = []  # what the first phase made: removed again when the change fails
+        self.moves = []  # (source, destination, undo) renames of the second phase
+        self.kept = []  # old files under a second name: deleted once the change is whole
+
+    def _beside(self, path, what):
+        head, name = os.path.split(path)
+        return os.path.join(head, f".{name}.assist-salt-{what}")
+
+    def _make(self, action, path, made, operation):
+        """Run one operation of the first phase; ``made`` is what it made, taken back if
+        the change fails later (never what stood there before: a failed operation made
+        nothing, but a file written in part)."""
+        try:
+            operation()
+        except OSError as exc:
+            raise self._fail(action, path, exc) from exc
+        if made is not None:
+            self.made.append(made)
+
+    def _fail(self, action, path, exc):
+        left = [settings.system_path(self.cfg, p) for p in reversed(self.made) if not _discard(p)]
+        state = f"Left behind, to be deleted by hand: {', '.join(left)}." if left else ""
+        return os_error(self.step, action, settings.system_path(self.cfg, path), exc, state)
+
+    def folder(self, path):
+        if not os.path.isdir(path):
+            self._make("make the folder", path, path, lambda: os.mkdir(path))
+
+    def write(self, path, text):
+        new = self._beside(path, "new")
+
+        def stage():
+            with open(new, "w", encoding="utf-8") as handle:
+                self.made.append(new)  # written in part when the disk fills: taken back too
+                handle.write(text)
+            if os.path.exists(path):
+                os.chmod(new, os.stat(path).st_mode & 0o7777)
+
+        self._make("write", path, None, stage)
+        undo = functools.partial(os.unlink, path)
+        if os.path.lexists(path):  # a second name keeps the old text until the change is whole
+            old = self._beside(path, "old")
+            _discard(old)  # from a change cut short
+            self._make("keep the old text of", path, old, functools.partial(os.link, path, old))
+            self.kept.append(old)
+            undo = functools.partial(os.rename, old, path)
+        self.moves.append((new, path, undo))
+
+    def symlink(self, target, path):
+        self.folder(os.path.dirname(path))
+        new = self._beside(path, "new")
+        _discard(new)
+        self._make("make the link", path, new, functools.partial(os.symlink, target, new))
+        self.moves.append((new, path, functools.partial(os.unlink, path)))
+
+    def rename(self, source, destination):
+        self.moves.append((source, destination, functools.partial(os.rename, destination, source)))
+
+    def remove(self, path):
+        old = self._beside(path, "old")
+        self.moves.append((path, old, functools.partial(os.rename, old, path)))
+        self.kept.append(old)
+
+    def commit(self):
+        done = []
+        for source, destination, undo in self.moves:
+            try:
+                os.rename(source, destination)
+            except OSError as exc:
+                stuck = [settings.system_path(self.cfg, d) for _, d, u in reversed(done) if not _attempted(u)]
+                error = self._fail(f"rename {settings.system_path(self.cfg, source)} to", destination, exc)
+                if stuck:
+                    error = CommandExecutionError(f"{error} These could not be put back: {', '.join(stuck)}.")
+                raise error from exc
+            done.append((source, destination, undo))
+        for old in self.kept:
+            if not _discard(old):
+                log.warning("assist: could not delete %s, an old copy kept during a change", old)
+
+
+def _attempted(operation):
+    try:
+        operation()
+    except OSError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------- backends
 
 
 class Backend:
     """What every init system answers. Linux backends share the client's files and
-    processes; each says how its init system controls the client."""
+    processes; each says how its init system controls the client and where it keeps
+    the client's unit, job or script (its registration)."""
 
     name = None
+    setting = None  # the assist:lookup key that names the client's registration
     has_watchdog = True  # the watchdog exists on Linux only
     stop_warning = None
 
@@ -227,9 +395,72 @@ class Backend:
     def check_ready(self):
         """Raise unless the init system can act now."""
 
+    def registration(self):
+        """The client's unit, job or script: {"what": it in words, with its path,
+        "text": what it says (the program it runs is found in it), "problem": words
+        when it is there but unusable, else None}; None when there is none."""
+        raise NotImplementedError
+
+    def registration_name(self):
+        """The client's unit, job or script in words, for when it is missing."""
+        raise NotImplementedError
+
+    def registry_dirs(self):
+        """The folders (the managed system's paths) where this init system keeps what
+        starts at boot; removing the watchdog changes them too."""
+        return []
+
+    def missing(self):
+        """What a minion without the agent lacks, in words."""
+        return f"{self.registration_name()} ({self.setting}) and the client under {self.cfg['client_dir']} are missing"
+
+    def installation(self, pids=()):
+        """Whether the agent is installed: {"installed", "registered", "incomplete"}.
+        Installed: its unit, job or script and the client program that names. Not
+        installed: neither, and no client process. Anything between is incomplete,
+        said in words with its paths; no verb acts on it."""
+        found = self.registration()
+        problem = None
+        if found is None:
+            programs = self.client_programs()
+            if programs:
+                problem = f"the client {programs[-1]} is there, but {self.registration_name()} is missing ({self.setting})"
+            elif pids:
+                problem = (
+                    f"client process(es) {list(pids)} run, but neither the client program "
+                    f"nor {self.registration_name()} is installed"
+                )
+        elif found["problem"]:
+            problem = found["problem"]
+        else:
+            runs = self.program_named(found["text"])
+            if runs is not None and not os.path.isfile(settings.host_path(self.cfg, runs)):
+                problem = f"{found['what']} runs {runs}, which is missing"
+        ret = {"installed": found is not None and problem is None, "registered": found is not None, "incomplete": problem}
+        if found and "activity" in found:  # the init system answered both in one question
+            ret["activity"] = found["activity"]
+        return ret
+
+    def client_programs(self):
+        """The client programs on disk (the managed system's paths), one per version folder."""
+        base = settings.host_path(self.cfg, self.cfg["client_dir"])
+        found = glob.glob(os.path.join(glob.escape(base), "*", "aliyun-service"))
+        return sorted(settings.system_path(self.cfg, path) for path in found if os.path.isfile(path))
+
+    def program_named(self, text):
+        """The client program a unit, job or script runs (the managed system's path, as
+        the vendor's name it: client_dir/<version>/aliyun-service), or None."""
+        root = "" if self.cfg["root"] == "/" else re.escape(self.cfg["root"].rstrip("/"))
+        client_dir = re.escape(self.cfg["client_dir"].rstrip("/"))
+        found = re.search(rf"(?<![\w./-])(?:{root})?({client_dir}/[^/\s'\";]+/aliyun-service)(?![\w.-])", text)
+        return found.group(1) if found else None
+
     def control(self, verb):
-        """Start, stop or restart the client with the init system's own command."""
-        self.run(self.command(verb), f"{VERB_ING[verb]} the client")
+        """Start, stop or restart the client with the init system's own command; the
+        command, in words."""
+        argv = self.command(verb)
+        self.run(argv, f"{VERB_ING[verb]} the client")
+        return f"`{' '.join(argv)}`"
 
     def command(self, verb):
         raise NotImplementedError
@@ -247,6 +478,7 @@ class Backend:
         raise NotImplementedError
 
     def set_enabled(self, on):
+        """Turn start at boot on or off; what did it (a command, or files), in words."""
         raise NotImplementedError
 
     def client_pids(self):
@@ -261,9 +493,24 @@ class Backend:
         except OSError:
             return None
 
+    def _read(self, path, missing=""):
+        """A file's text (``missing`` when there is none); a failure names the file."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return missing
+        except (OSError, UnicodeDecodeError) as exc:
+            if isinstance(exc, UnicodeDecodeError):
+                exc = OSError(errno.EILSEQ, f"not text ({exc.reason})")
+            raise os_error(f"reading the {self.name} files", "read", settings.system_path(self.cfg, path), exc) from exc
+
 
 class Systemd(Backend):
     name = "systemd"
+    setting = "assist:lookup:systemd_unit"
+    # What one `systemctl show` asks: the client's state, and where its unit is and what it runs.
+    PROPERTIES = "ActiveState,SubState,LoadState,FragmentPath,ExecStart"
 
     def service(self):
         return self.cfg["systemd_unit"]
@@ -282,32 +529,48 @@ class Systemd(Backend):
                 f"assist:lookup:root ({self.cfg['root']}); nothing was changed"
             )
 
+    def registration(self):
+        props = self._show()
+        if props.get("LoadState") == "not-found":
+            return None
+        where = props.get("FragmentPath") or "no unit file"
+        return {
+            "what": f"the unit {self.service()} ({where})",
+            "text": props.get("ExecStart", ""),
+            "problem": None,
+            "activity": self._activity(props),
+        }
+
+    def registration_name(self):
+        return f"the unit {self.service()}"
+
+    def registry_dirs(self):
+        return ["/etc/systemd/system"]
+
     def command(self, verb):
         return ["systemctl", verb, self.cfg["systemd_unit"]]
 
-    def _state(self):
-        """systemd's (ActiveState, SubState) of the client's unit."""
+    def _show(self):
+        """systemd's properties of the client's unit (PROPERTIES)."""
         ret = self.run(
-            ["systemctl", "show", self.service(), "--property=ActiveState,SubState,LoadState"],
+            ["systemctl", "show", self.service(), f"--property={self.PROPERTIES}"],
             "asking systemd for the client's state",
         )
-        props = dict(line.split("=", 1) for line in ret["stdout"].splitlines() if "=" in line)
-        if props.get("LoadState") == "not-found":
-            raise CommandExecutionError(
-                f"the unit {self.service()} is not installed (assist:lookup:systemd_unit)"
-            )
-        return props.get("ActiveState"), props.get("SubState")
+        return dict(line.split("=", 1) for line in ret["stdout"].splitlines() if "=" in line)
 
     def active(self):
         return self.activity() == "running"
 
     def activity(self):
-        active, sub = self._state()
+        return self._activity(self._show())
+
+    @staticmethod
+    def _activity(props):
         # A unit waiting to restart (the vendor's: Restart=on-failure, RestartSec=120,
         # after a crash or a kill) is "activating", but no process runs until then.
-        if sub == "auto-restart":
+        if props.get("SubState") == "auto-restart":
             return "restart pending"
-        return "stopped" if active in ("inactive", "failed", None) else "running"
+        return "stopped" if props.get("ActiveState") in ("inactive", "failed", None) else "running"
 
     def enabled(self):
         ret = self.run(
@@ -318,8 +581,9 @@ class Systemd(Backend):
         return ret["stdout"].strip() in ("enabled", "enabled-runtime")
 
     def set_enabled(self, on):
-        verb = "enable" if on else "disable"
-        self.run(["systemctl", verb, self.service()], f"systemctl {verb}")
+        argv = ["systemctl", "enable" if on else "disable", self.service()]
+        self.run(argv, f"systemctl {argv[1]}")
+        return f"`{' '.join(argv)}`"
 
 
 class Sysvinit(Backend):
@@ -327,6 +591,7 @@ class Sysvinit(Backend):
     update-rc.d (Debian) or chkconfig (Red Hat) where the system has them."""
 
     name = "sysvinit"
+    setting = "assist:lookup:sysv_script"
 
     def service(self):
         return self.cfg["sysv_script"]
@@ -335,15 +600,23 @@ class Sysvinit(Backend):
         return settings.host_path(self.cfg, self.cfg["sysv_script"])
 
     def check_ready(self):
-        script = self._script()
-        if not os.path.isfile(script) or not os.access(script, os.X_OK):
-            state = "not executable" if os.path.isfile(script) else "missing"
-            raise CommandExecutionError(
-                f"the client's init script {self.cfg['sysv_script']} is {state} "
-                "(assist:lookup:sysv_script); is the Cloud Assistant agent installed? "
-                "Nothing was changed."
-            )
         settings.may_run(self.cfg, self.cfg["sysv_script"], "asking or controlling the client")
+
+    def registration(self):
+        script = self._script()
+        if not os.path.lexists(script):
+            return None
+        what = f"the init script {self.cfg['sysv_script']}"
+        if not os.path.isfile(script):
+            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.setting}): something else is in the way"}
+        problem = None if os.access(script, os.X_OK) else f"{what} is not executable"
+        return {"what": what, "text": self._read(script), "problem": problem}
+
+    def registration_name(self):
+        return f"the init script {self.cfg['sysv_script']}"
+
+    def registry_dirs(self):
+        return ["/etc/init.d"] + [f"/etc/rc{level}.d" for level in "0123456"]
 
     def command(self, verb):
         return [self._script(), verb]
@@ -376,13 +649,16 @@ class Sysvinit(Backend):
         if tool == "update-rc.d":
             if not any(self._links().values()):
                 self.run(["update-rc.d", name, "defaults"], "registering the init script (update-rc.d defaults)")
-            self.run(["update-rc.d", name, "enable" if on else "disable"], "update-rc.d")
+            argv = ["update-rc.d", name, "enable" if on else "disable"]
         elif tool == "chkconfig":
             if not any(self._links().values()):
                 self.run(["chkconfig", "--add", name], "registering the init script (chkconfig --add)")
-            self.run(["chkconfig", name, "on" if on else "off"], "chkconfig")
+            argv = ["chkconfig", name, "on" if on else "off"]
         else:
             self._set_links(on)
+            return "the links in /etc/rc[0-6].d"
+        self.run(argv, argv[0])
+        return f"`{' '.join(argv)}`"
 
     def _boot_tool(self):
         """update-rc.d or chkconfig act on this host's /etc: used only on the host itself."""
@@ -392,25 +668,25 @@ class Sysvinit(Backend):
 
     def _set_links(self, on):
         """Where neither tool exists (or in an image): as update-rc.d does, enabling
-        makes S links in 2-5, disabling renames them to K."""
+        makes S links in 2-5, disabling renames them to K. All links change, or none."""
         name = os.path.basename(self.cfg["sysv_script"])
         links = self._links()
+        change = FileChange(self.cfg, f"turning start at boot {'on' if on else 'off'}")
         for level in "0123456":
             directory = settings.host_path(self.cfg, f"/etc/rc{level}.d")
             target = os.path.relpath(self._script(), directory)
             if level in "016":  # halt, single user, reboot: always a K link
                 if not links[level]:
-                    os.makedirs(directory, exist_ok=True)
-                    os.symlink(target, os.path.join(directory, f"K02{name}"))
+                    change.symlink(target, os.path.join(directory, f"K02{name}"))
                 continue
             wanted, unwanted = ("S", "K") if on else ("K", "S")
             for link in links[level]:
                 base = os.path.basename(link)
                 if base.startswith(unwanted):
-                    os.rename(link, os.path.join(directory, wanted + base[1:]))
+                    change.rename(link, os.path.join(directory, wanted + base[1:]))
             if not links[level]:
-                os.makedirs(directory, exist_ok=True)
-                os.symlink(target, os.path.join(directory, f"{wanted}{'50' if on else '02'}{name}"))
+                change.symlink(target, os.path.join(directory, f"{wanted}{'50' if on else '02'}{name}"))
+        change.commit()
 
 
 class Upstart(Backend):
@@ -420,6 +696,7 @@ class Upstart(Backend):
     a marker, and restored byte for byte."""
 
     name = "upstart"
+    setting = "assist:lookup:upstart_job"
     MARKER = "#assist-salt-off# "
     OVERRIDES_SINCE = (1, 3)
 
@@ -437,6 +714,21 @@ class Upstart(Backend):
             raise CommandExecutionError("UpStart was detected but /sbin/initctl is missing; nothing was changed")
         settings.may_run(self.cfg, "/sbin/initctl", "asking or controlling the client")
 
+    def registration(self):
+        conf = self._job_file("conf")
+        if not os.path.lexists(conf):
+            return None
+        what = f"the job {settings.system_path(self.cfg, conf)}"
+        if not os.path.isfile(conf):
+            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.setting}): something else is in the way"}
+        return {"what": what, "text": self._read(conf), "problem": None}
+
+    def registration_name(self):
+        return f"the job /etc/init/{self.cfg['upstart_job']}.conf"
+
+    def registry_dirs(self):
+        return ["/etc/init"]
+
     def command(self, verb):
         return [self._initctl(), verb, self.cfg["upstart_job"]]
 
@@ -450,36 +742,39 @@ class Upstart(Backend):
         return found is None or found >= self.OVERRIDES_SINCE
 
     def enabled(self):
-        conf = _read(self._job_file("conf"))
+        conf = self._read(self._job_file("conf"))
         if self._overrides():
-            manual = "manual" in _lines(conf) or "manual" in _lines(_read(self._job_file("override")))
+            manual = "manual" in _lines(conf) or "manual" in _lines(self._read(self._job_file("override")))
             return not manual and _start_on(conf) is not None
         return _start_on(conf) is not None
 
     def set_enabled(self, on):
+        step = f"turning start at boot {'on' if on else 'off'}"
         if self._overrides():
-            self._set_manual(not on)
-        else:
-            self._set_start_on(on)
+            self._set_manual(not on, FileChange(self.cfg, step))
+            return f"`manual` in /etc/init/{self.cfg['upstart_job']}.override"
+        self._set_start_on(on, FileChange(self.cfg, step))
+        return f"the `start on` stanza of /etc/init/{self.cfg['upstart_job']}.conf"
 
-    def _set_manual(self, manual):
+    def _set_manual(self, manual, change):
         override = self._job_file("override")
-        kept = [line for line in _read(override).splitlines(keepends=True) if line.strip() != "manual"]
+        kept = [line for line in self._read(override).splitlines(keepends=True) if line.strip() != "manual"]
         if manual:
             kept.append("manual\n")
         else:  # a `manual` the vendor's .conf carries is honoured too: take it out
             conf = self._job_file("conf")
-            text = _read(conf)
+            text = self._read(conf)
             if "manual" in _lines(text):
-                _write(conf, "".join(line for line in text.splitlines(keepends=True) if line.strip() != "manual"))
+                change.write(conf, "".join(line for line in text.splitlines(keepends=True) if line.strip() != "manual"))
         if kept:
-            _write(override, "".join(kept))
-        elif os.path.exists(override):
-            os.unlink(override)
+            change.write(override, "".join(kept))
+        elif os.path.lexists(override):
+            change.remove(override)
+        change.commit()
 
-    def _set_start_on(self, on):
+    def _set_start_on(self, on, change):
         conf = self._job_file("conf")
-        text = _read(conf)
+        text = self._read(conf)
         lines = text.splitlines(keepends=True)
         marked = [i for i, line in enumerate(lines) if line.startswith(self.MARKER)]
         live = _start_on(text)
@@ -493,33 +788,15 @@ class Upstart(Backend):
                 raise self._not_understood(conf, why)
             first, last = live
             lines = [self.MARKER + line if first <= i <= last else line for i, line in enumerate(lines)]
-        _write(conf, "".join(lines))
+        change.write(conf, "".join(lines))
+        change.commit()
 
     def _not_understood(self, path, why):
-        rel = os.path.join("/", os.path.relpath(path, self.cfg["root"]))
         return CommandExecutionError(
-            f"cannot change start at boot in {rel}: {why}; this UpStart (before 1.3) has no "
+            f"cannot change start at boot in {settings.system_path(self.cfg, path)}: {why}; this UpStart (before 1.3) has no "
             "override files, so start at boot lives in that file's `start on` stanza. "
             "Nothing was changed."
         )
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return ""
-
-
-def _write(path, text):
-    """Write whole or not at all: a job file half written would be a broken job."""
-    tmp = f"{path}.assist-salt.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    if os.path.exists(path):
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-    os.replace(tmp, path)
 
 
 def _lines(text):
@@ -545,6 +822,7 @@ class Windows(Backend):
     """Salt's own service module drives the Windows service manager."""
 
     name = "windows"
+    setting = "assist:lookup:windows_service"
     has_watchdog = False
     stop_warning = (
         "AliyunService is the Cloud Assistant client. With it stopped the instance may "
@@ -554,12 +832,27 @@ class Windows(Backend):
     def service(self):
         return self.cfg["windows_service"]
 
+    def registration(self):
+        if not self.funcs["service.available"](self.service()):
+            return None
+        return {"what": f"the service {self.service()}", "text": "", "problem": None}
+
+    def registration_name(self):
+        return f"the service {self.service()}"
+
+    def missing(self):
+        return f"{self.registration_name()} ({self.setting}) is missing"
+
+    def client_programs(self):
+        return []  # the service manager answers for the client
+
     def _service(self, verb):
         if not self.funcs[f"service.{verb}"](self.service()):
             raise CommandExecutionError(f"{VERB_ING[verb]} {self.service()} failed: Salt's service.{verb} returned False")
+        return f"Salt's service.{verb} {self.service()}"
 
     def control(self, verb):
-        self._service(verb)
+        return self._service(verb)
 
     def active(self):
         return bool(self.funcs["service.status"](self.service()))
@@ -568,7 +861,7 @@ class Windows(Backend):
         return bool(self.funcs["service.enabled"](self.service()))
 
     def set_enabled(self, on):
-        self._service("enable" if on else "disable")
+        return self._service("enable" if on else "disable")
 
     def client_pids(self):
         return []  # the service manager answers for the client

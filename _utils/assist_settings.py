@@ -167,6 +167,14 @@ def host_path(cfg, path):
     return os.path.join(cfg["root"], path.lstrip("/"))
 
 
+def system_path(cfg, path):
+    """The managed system's own name for a path of this host under assist:lookup:root
+    (host_path undone), as messages show it."""
+    if cfg["root"] == "/":
+        return path
+    return os.path.join("/", os.path.relpath(path, cfg["root"]))
+
+
 def may_run(cfg, program, why):
     """Refuse to run a program of an image unless the settings allow it: an image's init
     script, initctl or watchdog would act on this host's own processes."""

@@ -9,7 +9,7 @@ next removal starts over) or that renamed remainder (the next removal finishes
 deleting it). A directory that never held the watchdog binary is never removed.
 """
 
-import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -54,8 +54,17 @@ def present(cfg, found=None):
 
 def guard(cfg):
     """Refuse unless the directory is a real one (no symbolic link on the way) holding
-    the watchdog binary. Raises with the setting named and the reason."""
-    directory, binary, _ = _paths(cfg)
+    the watchdog binary, and nothing but this module's own remainder lies at the
+    remainder's name. Raises with the setting named and the reason."""
+    directory, binary, remainder = _paths(cfg)
+    if os.path.lexists(remainder) and not (os.path.islink(remainder) or os.path.isdir(remainder)):
+        raise assist_init.os_error(
+            "removing the watchdog",
+            "use the name",
+            settings.system_path(cfg, remainder),
+            OSError(errno.EEXIST, "a file is there, where only a folder this module renamed belongs"),
+            "Nothing was changed.",
+        )
     if not os.path.lexists(directory):
         return
     if os.path.islink(directory):
@@ -72,29 +81,62 @@ def _refuse(cfg, why):
     )
 
 
-def remove(cfg, funcs):
+def check(cfg, registry_dirs):
+    """Refuse, before anything changes, a removal that could not be finished: the
+    guard's refusals, and a folder the removal changes that cannot be changed (the
+    watchdog's own folder's parent; where the init system keeps what starts at boot,
+    from which ``assist_daemon --delete`` unregisters the watchdog)."""
+    guard(cfg)
+    parent = os.path.dirname(cfg["daemon_dir"])
+    unchanged = "Nothing was changed: the watchdog and the client are as they were."
+    assist_init.check_writable(cfg, [parent], "removing the watchdog", "its folder is renamed there", unchanged)
+    assist_init.check_writable(
+        cfg, registry_dirs, "removing the watchdog", "assist_daemon --delete unregisters the watchdog there", unchanged
+    )
+
+
+def remove(cfg, funcs, registry_dirs=()):
     """The vendor's order, then check: nothing of the watchdog may be left."""
     directory, binary, remainder = _paths(cfg)
-    guard(cfg)
-    _delete_remainder(remainder)  # an earlier removal that was cut short
+    check(cfg, registry_dirs)
+    _delete_remainder(cfg, remainder, "")  # an earlier removal that was cut short
     if os.path.lexists(directory):
         settings.may_run(cfg, cfg["daemon_path"], "removing the watchdog")
         assist_init.run(funcs, cfg, [binary, "--stop"], "stopping the watchdog (assist_daemon --stop)")
         assist_init.run(funcs, cfg, [binary, "--delete"], "unregistering the watchdog (assist_daemon --delete)")
     _end_leftovers(cfg)
     if os.path.lexists(directory):
-        os.rename(directory, remainder)  # atomic: whole directory, or none of it
-        _delete_remainder(remainder)
+        try:
+            os.rename(directory, remainder)  # atomic: whole directory, or none of it
+        except OSError as exc:
+            raise assist_init.os_error(
+                "removing the watchdog",
+                f"rename {cfg['daemon_dir']} to",
+                settings.system_path(cfg, remainder),
+                exc,
+                "The watchdog is stopped and unregistered; its folder is left whole, and the next removal deletes it.",
+            ) from exc
+        _delete_remainder(cfg, remainder, "The watchdog is stopped and unregistered; ")
     after = status(cfg)
     if present(cfg, after):
         raise CommandExecutionError(f"removing the watchdog failed: it is still there: {after}")
 
 
-def _delete_remainder(remainder):
-    if os.path.islink(remainder):  # never followed: only the link goes
-        os.unlink(remainder)
-    elif os.path.lexists(remainder):
-        shutil.rmtree(remainder)
+def _delete_remainder(cfg, remainder, done):
+    try:
+        if os.path.islink(remainder):  # never followed: only the link goes
+            os.unlink(remainder)
+        elif os.path.lexists(remainder):
+            shutil.rmtree(remainder)
+    except OSError as exc:
+        where = settings.system_path(cfg, remainder)
+        raise assist_init.os_error(
+            "removing the watchdog",
+            "delete",
+            settings.system_path(cfg, exc.filename) if exc.filename else where,
+            exc,
+            f"{done}what is left of its folder is at {where}, and the next removal deletes it.",
+        ) from exc
 
 
 def _end_leftovers(cfg):
@@ -104,8 +146,18 @@ def _end_leftovers(cfg):
         return
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids(cfg):
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+            except OSError as exc:
+                raise assist_init.os_error(
+                    "removing the watchdog",
+                    f"send {sig.name} to",
+                    f"process {pid} of {cfg['daemon_path']}",
+                    exc,
+                    "The watchdog's folder is left; the client was left as it was.",
+                ) from exc
         if wait(lambda: not pids(cfg), half):
             return
     raise CommandExecutionError(

@@ -84,11 +84,11 @@ def test_the_paused_beacon_is_quiet_and_reports_at_once_when_resumed(beacons, as
 
 
 def test_a_failing_audit_is_one_error_event(beacons, agent, lookup):
-    lookup["sysv_script"] = "/etc/init.d/no-such-service"
+    lookup["daemon_dir"] = "/"
     beacon = beacons()
     ((what, data),) = fire(beacon)
     assert what == "error"
-    assert "the client's init script /etc/init.d/no-such-service is missing" in data["error"]
+    assert data["error"].startswith("assist:lookup:daemon_dir: '/' is refused")
     assert fire(beacon) == []
 
 

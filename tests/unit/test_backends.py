@@ -7,6 +7,7 @@ a start-at-boot change writes. The real tools are exercised by tests/system.
 """
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ def record(configure_loader_modules):
 # --------------------------------------------------------------------------- systemd
 
 
+SHOW = "systemctl show aliyun.service --property=ActiveState,SubState,LoadState,FragmentPath,ExecStart"
 SYSTEMD_ACTIVE = {
     ("systemctl", "show"): (0, "ActiveState=active\nLoadState=loaded\n"),
     ("systemctl", "is-enabled"): (0, "enabled\n"),
@@ -91,24 +93,26 @@ def test_systemd_status_asks_systemctl_twice(systemd, record):
     recorder = record(SYSTEMD_ACTIVE)
     status = assist.status()
     assert status["client"] | {"version": None} == {
-        "service": "aliyun.service", "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": []
+        "service": "aliyun.service", "installed": True, "incomplete": None,
+        "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": [],
     }
     assert recorder.commands() == [
-        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+        SHOW,
         "systemctl is-enabled aliyun.service",
     ]
 
 
-def test_systemd_full_stop_is_five_commands_in_the_vendors_order(systemd, record):
+def test_systemd_full_stop_asks_once_then_runs_the_vendors_order(systemd, record):
     install_watchdog(systemd)
     recorder = record(SYSTEMD_ACTIVE, after={("systemctl", "stop"): SYSTEMD_STOPPED})
     ret = assist.stop()
     assert recorder.commands() == [
+        SHOW,  # is the agent installed
         "assist_daemon --stop",
         "assist_daemon --delete",
-        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+        SHOW,
         "systemctl stop aliyun.service",
-        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+        SHOW,
     ]
     assert ret["changes"] == {"daemon": {"old": "installed", "new": "absent"}, "client": {"old": "running", "new": "stopped"}}
     assert not systemd.exists()
@@ -117,7 +121,7 @@ def test_systemd_full_stop_is_five_commands_in_the_vendors_order(systemd, record
 def test_systemd_stop_again_is_one_command(systemd, record):
     recorder = record(SYSTEMD_STOPPED)
     assert assist.stop()["changes"] == {}
-    assert recorder.commands() == ["systemctl show aliyun.service --property=ActiveState,SubState,LoadState"]
+    assert recorder.commands() == [SHOW]
 
 
 # The vendor's unit restarts a client that crashed or was killed only after 120 s
@@ -164,7 +168,7 @@ def test_systemd_stop_cancels_a_pending_restart(systemd, record):
     assert assist.stop()["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
     assert recorder.commands()[-2:] == [
         "systemctl stop aliyun.service",
-        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+        SHOW,
     ]
     assert assist.stop()["changes"] == {}
 
@@ -173,23 +177,31 @@ def test_systemd_start_is_three_commands(systemd, record):
     recorder = record(SYSTEMD_STOPPED, after={("systemctl", "start"): SYSTEMD_ACTIVE})
     assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
     assert recorder.commands() == [
-        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+        SHOW,
         "systemctl start aliyun.service",
-        "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
+        SHOW,
     ]
 
 
 @pytest.mark.parametrize("verb, command", [(assist.enable, "systemctl enable aliyun.service"), (assist.disable, "systemctl disable aliyun.service")])
-def test_systemd_start_at_boot_uses_systemctl(systemd, record, verb, command):
-    recorder = record(SYSTEMD_STOPPED if verb is assist.enable else SYSTEMD_ACTIVE)
-    verb()
-    assert recorder.commands()[-1] == command
+def test_systemd_start_at_boot_uses_systemctl_and_is_read_again(systemd, record, verb, command):
+    before, after = (SYSTEMD_STOPPED, SYSTEMD_ACTIVE) if verb is assist.enable else (SYSTEMD_ACTIVE, SYSTEMD_STOPPED)
+    recorder = record(before, after={tuple(command.split()[:2]): after})
+    ret = verb()
+    assert recorder.commands()[-2:] == [command, "systemctl is-enabled aliyun.service"]
+    assert ret["changes"] == {"enabled": {"old": verb is assist.disable, "new": verb is assist.enable}}
 
 
-def test_systemd_unknown_unit_names_the_setting(systemd, record):
-    record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
-    with pytest.raises(CommandExecutionError, match=r"unit aliyun.service is not installed \(assist:lookup:systemd_unit\)"):
-        assist.status()
+def test_systemd_a_start_at_boot_change_that_did_not_take_is_an_error_naming_the_command(systemd, record):
+    # systemctl disable exits 0, yet is-enabled still says enabled (an alias or a
+    # second unit file enables it): the change is not reported as made.
+    record(SYSTEMD_ACTIVE)
+    with pytest.raises(
+        CommandExecutionError,
+        match="turning start at boot off did not take: `systemctl disable aliyun.service` succeeded, "
+        "but systemd still says start at boot is on",
+    ):
+        assist.disable()
 
 
 def test_systemd_in_an_image_refuses_to_act(settings, tmp_path, record):
@@ -223,6 +235,9 @@ def upstart(settings, tmp_path):
     (tmp_path / "sbin" / "initctl").chmod(0o755)
     (tmp_path / "etc" / "init").mkdir(parents=True)
     (tmp_path / "etc" / "init" / "aliyun-service.conf").write_text(UPSTART_JOB)
+    client = tmp_path / "usr" / "local" / "share" / "aliyun-assist" / "2.5.3.650" / "aliyun-service"
+    client.parent.mkdir(parents=True)
+    client.write_text("#!/bin/sh\n")  # the program the job runs: never run, its presence counts
     settings.update(root=str(tmp_path), run_image_programs=True, verify_seconds=0.2)
     return tmp_path / "etc" / "init"
 
@@ -522,3 +537,200 @@ def test_restart_of_a_stopped_client_starts_it(upstart, upstart_version):
         assist.restart()  # the recorder never starts anything: only the command matters here
     commands = recorder.commands()
     assert "initctl start aliyun-service" in commands and "initctl restart aliyun-service" not in commands
+
+
+# --------------------------------------------------------------------------- no agent, half an agent
+
+
+# What systemd 252 says of a unit no file defines.
+SYSTEMD_NO_UNIT = {
+    ("systemctl", "show"): (0, "ActiveState=inactive\nSubState=dead\nLoadState=not-found\nFragmentPath=\nExecStart=\n"),
+    ("systemctl", "is-enabled"): (1, ""),
+}
+
+
+def systemd_unit_running(program):
+    """systemctl show of the vendor's unit that runs ``program`` (the format of systemd 252)."""
+    return {
+        ("systemctl", "show"): (0, (
+            "ActiveState=inactive\nSubState=dead\nLoadState=loaded\nFragmentPath=/etc/systemd/system/aliyun.service\n"
+            f"ExecStart={{ path={program} ; argv[]={program} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
+            "pid=0 ; code=(null) ; status=0/0 }\n"
+        )),
+        ("systemctl", "is-enabled"): (0, "enabled\n"),
+    }
+
+
+def client_program(client_dir, version="2.2.3.578"):
+    return client_dir / version / "aliyun-service"
+
+
+def test_systemd_without_the_agent_status_says_not_installed_from_one_question(systemd, record):
+    recorder = record(SYSTEMD_NO_UNIT)
+    assert assist.status()["client"] == {
+        "service": "aliyun.service", "installed": False, "incomplete": None,
+        "running": False, "restart_pending": False, "enabled": False, "version": None, "pids": [],
+    }
+    assert assist.is_running() is False
+    assert recorder.commands() == [SHOW, SHOW]
+
+
+def test_systemd_without_the_agent_stop_disable_and_remove_daemon_succeed_and_run_nothing(systemd, record):
+    recorder = record(SYSTEMD_NO_UNIT)
+    why = "The agent is not installed (the unit aliyun.service (assist:lookup:systemd_unit) and the client under {} are missing)"
+    client_dir = assist._settings()["client_dir"]
+    assert assist.stop(disable=True) == {"comment": why.format(client_dir) + ": no client to stop", "changes": {}}
+    assert assist.disable() == {"comment": why.format(client_dir) + ": nothing starts at boot", "changes": {}}
+    assert assist.remove_daemon() == {"comment": "The watchdog is absent; nothing to do", "changes": {}}
+    assert set(recorder.commands()) == {SHOW}
+
+
+@pytest.mark.parametrize(
+    "verb, step",
+    [("start", "starting the client"), ("restart", "restarting the client"), ("enable", "turning start at boot on")],
+)
+def test_systemd_without_the_agent_start_restart_and_enable_fail_naming_the_unit_and_the_package(systemd, record, verb, step):
+    recorder = record(SYSTEMD_NO_UNIT)
+    with pytest.raises(
+        CommandExecutionError,
+        match=rf"^{step} failed: the Cloud Assistant agent is not installed: the unit aliyun.service "
+        r"\(assist:lookup:systemd_unit\) and the client under \S+ are missing. Install the Cloud Assistant agent "
+        r"\(the package aliyun-assist on Debian and Ubuntu, aliyun_assist on RHEL, .*Nothing was changed.$",
+    ):
+        getattr(assist, verb)()
+    assert recorder.commands() == [SHOW]
+
+
+def test_systemd_stop_removes_a_watchdog_left_without_its_client(systemd, record):
+    install_watchdog(systemd)
+    recorder = record(SYSTEMD_NO_UNIT)
+    ret = assist.stop()
+    assert ret["changes"] == {"daemon": {"old": "installed", "new": "absent"}}
+    assert ret["comment"].startswith("Removed the watchdog. The agent is not installed (the unit aliyun.service")
+    assert recorder.commands() == [SHOW, "assist_daemon --stop", "assist_daemon --delete"]
+    assert not systemd.exists()
+
+
+def test_systemd_audit_without_the_agent_meets_a_dead_policy_and_drifts_from_a_running_one(systemd, record):
+    record(SYSTEMD_NO_UNIT)
+    assist.__pillar__["assist"] = {"client": "dead", "daemon": "absent", "enable": False}
+    audit = assist.audit()
+    assert (audit["result"], audit["drift"], audit["agent"]["client"]) == (True, [], "not installed")
+    assist.__pillar__["assist"] = {}
+    assert assist.audit()["drift"] == [
+        "the agent is not installed, policy says running", "watchdog is absent, policy says present",
+    ]
+
+
+def test_systemd_a_unit_whose_program_is_gone_is_said_with_both_paths_and_no_verb_acts(systemd, record, tmp_path):
+    program = client_program(tmp_path / "aliyun-assist")
+    recorder = record(systemd_unit_running(program))
+    words = f"the unit aliyun.service (/etc/systemd/system/aliyun.service) runs {program}, which is missing"
+    client = assist.status()["client"]
+    assert (client["installed"], client["incomplete"]) == (False, words)
+    for verb in (assist.start, assist.stop, assist.disable, assist.restart):
+        with pytest.raises(CommandExecutionError, match=rf"^the Cloud Assistant agent is half installed: {re.escape(words)}\. Reinstall"):
+            verb()
+    assert assist.audit()["drift"][0] == f"the agent is half installed: {words}"
+    assert not [c for c in recorder.commands() if c.split()[1] in ("start", "stop", "restart", "disable")]
+
+
+def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_setting(systemd, record, tmp_path):
+    program = client_program(tmp_path / "aliyun-assist")
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    record(SYSTEMD_NO_UNIT)
+    assert assist.status()["client"]["incomplete"] == (
+        f"the client {program} is there, but the unit aliyun.service is missing (assist:lookup:systemd_unit)"
+    )
+    with pytest.raises(CommandExecutionError, match="half installed: the client .* is there, but the unit aliyun.service is missing"):
+        assist.stop()
+
+
+def test_systemd_a_unit_and_the_program_it_runs_are_an_agent_installed(systemd, record, tmp_path):
+    program = client_program(tmp_path / "aliyun-assist")
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    record(systemd_unit_running(program))
+    assert (assist.status()["client"]["installed"], assist.status()["client"]["incomplete"]) == (True, None)
+
+
+def test_upstart_without_its_job_is_not_installed_and_initctl_is_asked_only_its_version(upstart, upstart_version, tmp_path):
+    (upstart / "aliyun-service.conf").unlink()
+    (tmp_path / "usr" / "local" / "share" / "aliyun-assist" / "2.5.3.650" / "aliyun-service").unlink()
+    recorder = upstart_version("1.13.2")
+    client = assist.status()["client"]
+    assert (client["installed"], client["incomplete"], client["running"], client["enabled"]) == (False, None, False, False)
+    assert assist.stop()["changes"] == {} and assist.disable()["changes"] == {}
+    with pytest.raises(
+        CommandExecutionError,
+        match=r"^starting the client failed: .* not installed: the job /etc/init/aliyun-service.conf \(assist:lookup:upstart_job\) "
+        "and the client under /usr/local/share/aliyun-assist are missing",
+    ):
+        assist.start()
+    assert set(recorder.commands()) == {"initctl --version"}
+    assert sorted(p.name for p in upstart.iterdir()) == []
+
+
+def test_upstart_a_job_whose_exec_path_is_gone_is_said_and_its_files_are_left_alone(upstart, upstart_version, tmp_path):
+    (tmp_path / "usr" / "local" / "share" / "aliyun-assist" / "2.5.3.650" / "aliyun-service").unlink()
+    recorder = upstart_version("1.13.2")
+    words = "the job /etc/init/aliyun-service.conf runs /usr/local/share/aliyun-assist/2.5.3.650/aliyun-service, which is missing"
+    assert assist.status()["client"]["incomplete"] == words
+    for verb in (assist.disable, assist.start, assist.stop):
+        with pytest.raises(CommandExecutionError, match=re.escape(words)):
+            verb()
+    assert (upstart / "aliyun-service.conf").read_text() == UPSTART_JOB
+    assert not (upstart / "aliyun-service.override").exists()
+    assert recorder.commands() == ["initctl --version"]
+
+
+def test_upstart_a_folder_in_the_way_of_the_override_is_named_and_nothing_changes(upstart, upstart_version):
+    upstart_version("1.13.2")
+    (upstart / "aliyun-service.override").mkdir()
+    with pytest.raises(
+        CommandExecutionError,
+        match=r"^reading the upstart files failed: cannot read /etc/init/aliyun-service.override: Is a directory; "
+        "a folder is in the way where a file belongs",
+    ):
+        assist.disable()
+    assert (upstart / "aliyun-service.conf").read_text() == UPSTART_JOB
+    assert sorted(p.name for p in upstart.iterdir()) == ["aliyun-service.conf", "aliyun-service.override"]
+
+
+def test_sysvinit_a_tool_change_that_did_not_take_is_an_error_naming_the_command(tmp_path):
+    # update-rc.d exits 0, yet an S link is still there: the change is not reported as made.
+    (tmp_path / "etc" / "rc2.d").mkdir(parents=True)
+    (tmp_path / "etc" / "rc2.d" / "S50aliyun-service").symlink_to("../init.d/aliyun-service")
+    recorder = Recorder({})
+    backend = sysvinit_backend({"root": str(tmp_path)}, {"cmd.run_all": recorder})
+    with mock.patch.object(assist_init.Sysvinit, "_boot_tool", return_value="update-rc.d"):
+        with pytest.raises(CommandExecutionError, match="^turning start at boot off did not take: `update-rc.d aliyun-service disable` succeeded"):
+            assist._boot_step(backend, False, test=False)
+    assert recorder.commands() == ["update-rc.d aliyun-service disable"]
+
+
+def test_a_file_change_refused_half_way_puts_back_what_it_renamed(tmp_path):
+    # The second rename fails (its folder is gone): the first is undone, the staged link removed.
+    cfg = {"root": "/"}
+    (tmp_path / "a").write_text("a")
+    change = assist_init.FileChange(cfg, "turning start at boot off")
+    change.rename(str(tmp_path / "a"), str(tmp_path / "b"))
+    change.symlink("target", str(tmp_path / "c"))
+    change.rename(str(tmp_path / "a2"), str(tmp_path / "gone" / "x"))
+    with pytest.raises(CommandExecutionError, match=r"^turning start at boot off failed: cannot rename .*/a2 to .*/gone/x: No such file"):
+        change.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_a_file_change_whose_first_phase_fails_changes_nothing(tmp_path):
+    # A file stands where the new link's folder belongs: refused before any rename.
+    cfg = {"root": "/"}
+    (tmp_path / "S50x").write_text("")
+    (tmp_path / "rc3.d").write_text("not a folder")
+    change = assist_init.FileChange(cfg, "turning start at boot on")
+    change.rename(str(tmp_path / "S50x"), str(tmp_path / "K50x"))
+    change.symlink("target", str(tmp_path / "rc2.d" / "S50x"))
+    with pytest.raises(CommandExecutionError, match=r"cannot make the folder .*/rc3.d: File exists; something else is in the way"):
+        change.symlink("target", str(tmp_path / "rc3.d" / "S50x"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["S50x", "rc3.d"]

@@ -63,12 +63,30 @@ def test_a_client_its_init_system_will_restart_meets_neither_policy():
     ]
 
 
-def test_a_missing_agent_is_named_as_such():
-    missing = dict(DEAD, version=None)
+def test_an_agent_not_installed_meets_a_dead_policy_and_drifts_from_a_running_one():
+    missing = dict(DEAD, client="not installed", version=None)
+    assert assist._drift(FROZEN, missing) == []
     assert assist._drift(DEFAULT, missing) == [
-        "client is not installed, policy says running",
+        "the agent is not installed, policy says running",
         "watchdog is absent, policy says present",
     ]
+    # Nothing can start at boot: a policy that wants it on is told so.
+    assert assist._drift(dict(FROZEN, enable=True), missing) == ["start at boot is off, policy says on"]
+
+
+def test_an_agent_half_installed_drifts_from_every_policy_with_what_is_there():
+    half = dict(DEAD, client="half installed", version=None)
+    words = "the init script /etc/init.d/aliyun-service runs /usr/local/share/aliyun-assist/2.5.3.650/aliyun-service, which is missing"
+    for policy in (FROZEN, DEFAULT):
+        assert assist._drift(policy, half, incomplete=words)[0] == f"the agent is half installed: {words}"
+
+
+def test_the_report_counts_an_agent_not_installed_among_the_facts_not_the_errors():
+    audit = {"result": True, "drift": [], "policy": FROZEN, "agent": dict(DEAD, client="not installed", version=None)}
+    found = runner.summarise(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})
+    assert found["summary"] == {"targeted": 1, "answered": 1, "compliant": 1, "drifted": 0, "errors": 0, "unreachable": 0}
+    assert found["counts"]["client"] == {"not installed": 1}
+    assert found["errors"] == {}
 
 
 def test_enable_null_leaves_start_at_boot_unjudged():

@@ -15,8 +15,8 @@ from tests.unit.conftest import assist
 class FakeServices:
     """A tiny stand-in for Windows' service control manager."""
 
-    def __init__(self, running=True, enabled=True):
-        self.running, self.enabled, self.calls = running, enabled, []
+    def __init__(self, running=True, enabled=True, installed=True):
+        self.running, self.enabled, self.installed, self.calls = running, enabled, installed, []
 
     def functions(self):
         def act(name, attr, value):
@@ -25,6 +25,7 @@ class FakeServices:
             return True
 
         return {
+            "service.available": lambda name: self.installed,
             "service.status": lambda name: self.running,
             "service.enabled": lambda name: self.enabled,
             "service.stop": lambda name: act(name, "running", False),
@@ -97,3 +98,18 @@ def test_a_failing_service_call_is_an_error(services, configure_loader_modules):
     assist.__salt__["service.stop"] = lambda name: False
     with pytest.raises(CommandExecutionError, match="stopping AliyunService failed: Salt's service.stop returned False"):
         assist.stop()
+
+
+def test_without_the_service_the_agent_is_not_installed_and_start_names_what_to_install(services):
+    services.installed = False
+    client = assist.status()["client"]
+    assert (client["installed"], client["incomplete"], client["running"], client["enabled"]) == (False, None, False, False)
+    # Nothing is stopped, so there is no warning to give.
+    assert assist.stop() == {
+        "comment": "The agent is not installed (the service AliyunService (assist:lookup:windows_service) is missing): "
+        "no client to stop",
+        "changes": {},
+    }
+    with pytest.raises(CommandExecutionError, match=r"starting the client failed: the Cloud Assistant agent is not installed: the service AliyunService"):
+        assist.start()
+    assert services.calls == []
