@@ -1,8 +1,10 @@
 """Functional tier: the module and states called in-process through Salt's loader,
 against a fake agent with real processes in a sandbox root (sysvinit path)."""
 
+import os
 
 import pytest
+import salt.beacons
 from saltfactories.utils.functional import Loaders
 
 try:
@@ -85,3 +87,15 @@ def agent(sandbox):
     """
     with fakeagent.running({"sandbox": sandbox}) as agents:
         yield agents["sandbox"]
+
+
+@pytest.fixture
+def beacons(assist, loaders):
+    """The beacons as the minion runs them (salt.beacons.Beacon), with no memory yet."""
+    os.makedirs(loaders.opts["cachedir"], exist_ok=True)
+    memory = os.path.join(loaders.opts["cachedir"], "assist.beacon.json")
+    if os.path.exists(memory):
+        os.unlink(memory)
+    yield lambda: salt.beacons.Beacon(loaders.opts, loaders.modules)
+    if os.path.exists(memory):
+        os.unlink(memory)

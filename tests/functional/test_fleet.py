@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import salt.beacons
 import salt.payload
 
 from tests.support import fakeagent
@@ -38,18 +37,6 @@ def test_the_audit_changes_nothing(assist, agent):
     before = agent.client_pids(), agent.daemon_pids(), agent.protected_snapshot()
     assist.audit()
     assert (agent.client_pids(), agent.daemon_pids(), agent.protected_snapshot()) == before
-
-
-@pytest.fixture
-def beacons(assist, loaders):
-    """The beacons as the minion runs them (salt.beacons.Beacon), with no memory yet."""
-    os.makedirs(loaders.opts["cachedir"], exist_ok=True)
-    memory = os.path.join(loaders.opts["cachedir"], "assist.beacon.json")
-    if os.path.exists(memory):
-        os.unlink(memory)
-    yield lambda: salt.beacons.Beacon(loaders.opts, loaders.modules)
-    if os.path.exists(memory):
-        os.unlink(memory)
 
 
 def fire(beacon, grains=None):

@@ -43,9 +43,9 @@ from pathlib import Path, PurePosixPath
 from tests.support.agent.assist_daemon import alive as _alive
 from tests.support.agent.assist_daemon import cmdline as _cmdline
 
-__all__ = ["install", "running", "FakeAgent", "wait_until", "FAULTS"]
+__all__ = ["install", "bare", "running", "FakeAgent", "wait_until", "FAULTS"]
 
-FAULTS = ("daemon-stop-fails", "daemon-delete-fails", "client-stop-fails", "client-stop-hangs")
+FAULTS = ("daemon-stop-fails", "daemon-delete-fails", "client-stop-fails", "client-stop-hangs", "client-start-does-nothing")
 
 # Paths relative to a root (dest on the host, runtime_root at run time).
 SHARE = "usr/local/share/aliyun-assist"
@@ -283,6 +283,16 @@ def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
     return agent
 
 
+def bare(dest, *, init="sysvinit"):
+    """A system without the agent: only its init's /sbin/init (and an empty /etc), as a
+    custom image or a machine from elsewhere has."""
+    w = _Writer(Path(dest))
+    junk = bytes(range(256)) * 4
+    w.file(INIT_MARKER, b"\x7fELF\x02\x01\x01\0" + junk + INIT_MARKERS[init] + junk, 0o755)
+    (Path(dest) / "etc").mkdir(exist_ok=True)
+    return Path(dest)
+
+
 class _RuntimePaths(dict):
     """rt[rel] -> the path of rel as seen at run time."""
 
@@ -363,6 +373,22 @@ class FakeAgent:
                            capture_output=True, timeout=15)
         if not wait_until(lambda: self.client_pids() and self.daemon_pids()):
             raise RuntimeError("fake agent did not come up")
+
+    def start_watchdog(self):
+        """Start the watchdog alone (--start); wait until it runs."""
+        subprocess.run([str(self.daemon_path), "--start"], check=True, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=15)
+        if not wait_until(self.daemon_pids):
+            raise RuntimeError("fake watchdog did not come up")
+
+    def remove_client(self):
+        """Uninstall the client as its package would, leaving the watchdog: its init
+        script and rc links, job and units, and its folder under usr/local/share."""
+        for rel in (SYSV_CLIENT, UPSTART_JOB, f"{UNIT_DIR}/{CLIENT_UNIT}", f"{WANTS_DIR}/{CLIENT_UNIT}"):
+            (self.dest / rel).unlink(missing_ok=True)
+        for link in self.dest.glob("etc/rc[0-6].d/[SK][0-9][0-9]aliyun-service"):
+            link.unlink()
+        shutil.rmtree(self.dest / SHARE, ignore_errors=True)
 
     def kill_client(self, sig=signal.SIGKILL):
         """Kill the client behind everyone's back; return the pids signalled."""

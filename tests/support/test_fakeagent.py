@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fakeagent import _alive, _cmdline, install, wait_until
+from tests.support.fakeagent import _alive, _cmdline, bare, install, wait_until
 
 VERSION = "2.5.3.650"
 
@@ -224,6 +224,27 @@ def test_fault_client_stop_fails(running):
     result = run(running.sysv_script, "stop")
     assert result.returncode == 1 and result.stderr
     assert running.client_pids() == [client]
+
+
+def test_fault_client_start_does_nothing(agent):
+    agent.set_fault("client-start-does-nothing")
+    assert run(agent.sysv_script, "start").returncode == 0
+    assert agent.client_pids() == [] and run(agent.sysv_script, "status").returncode == 1
+
+
+def test_remove_client_leaves_the_watchdog_alone(agent):
+    agent.remove_client()
+    agent.start_watchdog()
+    assert agent.daemon_pids() and agent.client_pids() == []
+    assert not agent.sysv_script.exists() and not (agent.dest / "usr/local/share/aliyun-assist").exists()
+    assert sorted(p.name for p in (agent.dest / "etc/rc2.d").iterdir()) == ["S51assist-daemon"]
+    assert agent.daemon_path.is_file()
+
+
+def test_bare_is_a_system_with_its_init_and_nothing_of_the_agent(tmp_path):
+    root = bare(tmp_path / "bare")
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == ["etc", "sbin", "sbin/init"]
+    assert b"sysvinit" in (root / "sbin" / "init").read_bytes()
 
 
 def test_fault_client_stop_hangs(running):

@@ -734,3 +734,15 @@ def test_a_file_change_whose_first_phase_fails_changes_nothing(tmp_path):
     with pytest.raises(CommandExecutionError, match=r"cannot make the folder .*/rc3.d: File exists; something else is in the way"):
         change.symlink("target", str(tmp_path / "rc3.d" / "S50x"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["S50x", "rc3.d"]
+
+
+def test_a_client_process_left_running_with_nothing_of_the_agent_installed_is_half_an_agent(tmp_path):
+    # An uninstall that did not stop the client: its process runs a program no longer there.
+    backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({})})
+    assert backend.installation(pids=[4242]) == {
+        "installed": False,
+        "registered": False,
+        "incomplete": "client process(es) [4242] run, but neither the client program nor the init script "
+        "/etc/init.d/aliyun-service is installed",
+    }
+    assert backend.installation() == {"installed": False, "registered": False, "incomplete": None}
