@@ -22,8 +22,9 @@ event:
 ``compliant``
     the drift is over (no event when the agent follows its policy from the start)
 ``error``
-    the audit failed (a bad pillar, no agent, no assist module); data: ``error``,
-    ``reminder``
+    the audit failed (a bad pillar or setting, no assist module); data: ``error``,
+    ``reminder``. A minion without the agent is no error: its audit meets a ``client:
+    dead`` policy, and drifts from ``client: running``
 
 The last event is kept in the minion's cache directory, so a reload of the beacons or
 a restart of the minion does not say it again. Nothing is audited while a state job
@@ -34,6 +35,7 @@ true: ``salt web-1 grains.setval assist_paused true`` pauses enforcement on web-
 reported at once).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -170,10 +172,24 @@ class _Memory:
                 json.dump(remembered, handle)
             os.replace(tmp, self.path)
         except OSError as exc:
-            log.warning("beacon assist: cannot remember the last event in %s: %s", self.path, exc)
+            with contextlib.suppress(OSError):  # written in part when the disk is full
+                os.unlink(tmp)
+            log.warning(
+                "beacon assist: cannot remember the last event in %s: %s; until it can, each audit that "
+                "finds a drift says it again. Make the minion's cache directory writable.",
+                self.path,
+                exc.strerror or exc,
+            )
 
     def forget(self):
         try:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            log.warning(
+                "beacon assist: cannot forget the last event in %s: %s; after the pause, a drift already "
+                "said is not said again. Make the minion's cache directory writable.",
+                self.path,
+                exc.strerror or exc,
+            )

@@ -124,7 +124,8 @@ def _changing(changes):
         if not changes or (isinstance(exc.info, dict) and "changes" in exc.info):
             raise
         done = ", ".join(PHRASES[key, change["new"]][1] + " " + PHRASES[key, change["new"]][2] for key, change in changes.items())
-        raise CommandExecutionError(f"{exc.error} Changed before that: {done}.", info={"changes": dict(changes)}) from exc
+        said = exc.error if exc.error.endswith(".") else f"{exc.error}."
+        raise CommandExecutionError(f"{said} Changed before that: {done}.", info={"changes": dict(changes)}) from exc
 
 
 def _activity(backend, found=None, pids=None):
@@ -176,7 +177,8 @@ def _boot_step(backend, on, test):
         try:
             done = backend.set_enabled(on)
         except CommandExecutionError as exc:
-            raise CommandExecutionError(f"{exc.error} {_boot_left(backend, not on)}") from exc
+            said = exc.error if exc.error.endswith(".") else f"{exc.error}."
+            raise CommandExecutionError(f"{said} {_boot_left(backend, not on)}") from exc
         if backend.enabled() != on:
             raise CommandExecutionError(
                 f"turning start at boot {ON_OFF[on]} did not take: {done} succeeded, but {backend.name} "

@@ -371,7 +371,16 @@ def enforce(minion):
         log.warning("assist.enforce: %s is not an accepted minion; nothing was published", minion)
         return {"minion": minion, "published": None, "comment": "not an accepted minion; nothing was published"}
     interval = __opts__.get("assist_enforce_interval", ENFORCE_INTERVAL)
-    last = _claim(minion, interval)
+    try:
+        last = _claim(minion, interval)
+    except OSError as exc:  # without its turn kept, a flood of events could start a run each
+        log.error("assist.enforce: cannot keep %s's turn in %s: %s; nothing was published", minion, exc.filename, exc.strerror)
+        return {
+            "minion": minion,
+            "published": None,
+            "comment": f"cannot keep the minion's turn in {exc.filename}: {exc.strerror}; make the master's cache "
+            "directory writable; nothing was published",
+        }
     if last is not None:
         log.info("assist.enforce: a state run was started on %s %.1f s ago; not again within %s s", minion, last, interval)
         return {

@@ -26,6 +26,8 @@ EXTENSION_FOLDERS = {
 
 # Tests that need root besides the system tier's: sshd lets salt-ssh log in as root.
 ROOT_TESTS = {"tests/integration/test_ssh.py"}
+# Fixtures that need root wherever they are used: a full file system is a tmpfs mounted.
+ROOT_FIXTURES = {"full_fs"}
 
 
 def pytest_collection_modifyitems(items):
@@ -35,7 +37,7 @@ def pytest_collection_modifyitems(items):
         path = pathlib.Path(item.fspath).relative_to(REPO).as_posix()
         tier = path.split("/")[1]
         item.add_marker(tier)
-        if tier == "system" or path in ROOT_TESTS:
+        if tier == "system" or path in ROOT_TESTS or ROOT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("root")
         if "boxes" in getattr(item, "fixturenames", ()):  # the system tier's booted containers
             item.add_marker("containers")

@@ -5,7 +5,6 @@ stopped while a watchdog is still there to restart it.
 """
 
 import os
-import subprocess
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from salt.exceptions import CommandExecutionError
 
+from tests.functional.filesystems import read_only
 from tests.functional.test_bad_input import tree
 from tests.support import fakeagent
 from tests.support.fakeagent import holds_for
@@ -68,12 +68,28 @@ def test_watchdog_delete_failing_leaves_the_client_running(assist, agent):
 def test_client_stop_failing_names_the_step_after_the_watchdog_is_gone(assist, agent):
     pids = agent.client_pids()
     agent.set_fault("client-stop-fails")
-    with pytest.raises(CommandExecutionError, match="stopping the client failed: .*aliyun-service stop` exited 1: .*injected fault"):
+    with pytest.raises(CommandExecutionError, match="stopping the client failed: .*aliyun-service stop` exited 1: .*injected fault") as error:
         assist.stop()
+    # What was done before the failure is said, and handed on as changes (a state shows them).
+    assert error.value.error.endswith("injected fault). Changed before that: removed the watchdog.")
+    assert error.value.info == {"changes": {"daemon": {"old": "running", "new": "absent"}}}
     assert client_untouched(agent, pids)
     assert agent.daemon_pids() == [] and not os.path.exists(agent.daemon_dir)
     status = assist.status()
     assert status["client"]["running"] is True and status["daemon"]["installed"] is False
+
+
+def test_a_start_that_did_not_take_is_an_error_naming_the_command(assist, agent):
+    # The init script's start exits 0 and starts nothing (as an UpStart job whose
+    # pre-start finds its program gone): not reported as started.
+    assist.stop()
+    agent.set_fault("client-start-does-nothing")
+    with pytest.raises(
+        CommandExecutionError,
+        match=r"^starting the client failed: `\S+/etc/init.d/aliyun-service start` succeeded but the client is not running 2 s later$",
+    ):
+        assist.start()
+    assert agent.client_pids() == [] and assist.status()["client"]["running"] is False
 
 
 def test_client_stop_hanging_past_the_timeout_is_an_error_not_a_hung_job(assist, agent, lookup):
@@ -107,24 +123,12 @@ def test_an_unreadable_sbin_init_is_named(assist, agent, sandbox):
 
 @pytest.fixture
 def read_only_cachedir(assist_opts, tmp_path, monkeypatch):
-    """The minion's cache directory made unwritable, and the system's words for it: a
-    read-only bind mount as root (root ignores modes), no write permission otherwise."""
+    """The minion's cache directory made unwritable; the system's words for it."""
     cachedir = tmp_path / "cache"
     cachedir.mkdir()
     monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
-    if os.geteuid() != 0:
-        cachedir.chmod(0o555)
-        try:
-            yield "Permission denied"
-        finally:
-            cachedir.chmod(0o755)
-        return
-    subprocess.run(["mount", "--bind", cachedir, cachedir], check=True)
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", cachedir], check=True)
-        yield "Read-only file system"
-    finally:
-        subprocess.run(["umount", cachedir], check=True)
+    with read_only(cachedir) as words:
+        yield words
 
 
 def test_a_read_only_cache_directory_is_named_and_nothing_changes(assist, agent, read_only_cachedir):

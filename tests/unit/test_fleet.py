@@ -335,3 +335,15 @@ def test_one_state_run_per_minion_per_interval(monkeypatch):
     assert runner._claim("db-1", 30) is None  # each minion has its own turn
     now[0] += 20
     assert runner._claim("web-1", 30) is None
+
+
+def test_a_turn_that_cannot_be_kept_publishes_nothing_and_says_why(tmp_path, monkeypatch):
+    # The master's cache directory: a file stands where the folder of turns belongs.
+    (tmp_path / "assist").write_text("in the way")
+    monkeypatch.setattr(runner.salt.utils.minions, "CkMinions", lambda opts: type("K", (), {"check_minions": lambda *a: {"minions": ["web-1"]}})())
+    published = []
+    monkeypatch.setattr(runner.salt.client, "get_local_client", lambda *a: published.append(a))
+    ret = runner.enforce("web-1")
+    assert ret["published"] is None and published == []
+    assert ret["comment"].startswith(f"cannot keep the minion's turn in {tmp_path / 'assist'}")
+    assert "nothing was published" in ret["comment"]

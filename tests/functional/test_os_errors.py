@@ -1,0 +1,264 @@
+"""The system says no: a read-only /etc, a full /etc, a path in the way, a full or
+read-only cache directory. On sysvinit, against the fake agent's real processes.
+
+Every refusal is an error (a failed state in a state run) naming the step, the path,
+the system's words and what to do, never a traceback. A refused change leaves nothing
+half done, and the error says what the system is left with; what needs no room or no
+write to /etc (stopping, starting, renaming links on a full disk) still works.
+"""
+
+import logging
+import os
+
+import pytest
+import yaml
+from salt.exceptions import CommandExecutionError
+
+from tests.functional.filesystems import full, read_only
+from tests.functional.test_bad_input import tree
+from tests.functional.test_fleet import fire
+from tests.functional.test_no_agent import FROZEN_SLS
+from tests.support.fakeagent import holds_for, wait_until
+
+REFUSED_REMOVAL = (
+    "removing the watchdog failed: cannot change /etc/init.d (assist_daemon --delete unregisters the watchdog "
+    "there): {words}; {advice}. Nothing was changed: the watchdog and the client are as they were."
+)
+REFUSED_BOOT = (
+    "turning start at boot {on} failed: cannot rename /etc/rc2.d/{old}50aliyun-service to "
+    "/etc/rc2.d/{new}50aliyun-service: {words}; {advice}. Start at boot is {was}, as it was."
+)
+# What to do, as the module says it for each of the system's words.
+ADVICE = {
+    "Read-only file system": "its file system is mounted read-only; remount it read-write and run again",
+    "Permission denied": "the minion may not change it; run the minion as root, or correct the permissions",
+    "No space left on device": "the file system is full; free space on it and run again",
+}
+
+
+def seen(agent):
+    """What a user sees of the agent: its files (less var/, where a live watchdog's
+    attempts leave pid files) and its processes."""
+    files = {path: kind for path, kind in tree(agent.dest).items() if not path.startswith(f"{agent.dest}/var")}
+    return files, agent.client_pids(), agent.daemon_pids()
+
+
+def boot_refusal(on, words):
+    old, new = ("K", "S") if on else ("S", "K")
+    return REFUSED_BOOT.format(on="on" if on else "off", old=old, new=new, words=words, advice=ADVICE[words], was="off" if on else "on")
+
+
+@pytest.fixture
+def states(loaders, lookup):
+    loaders.context.clear()
+    return loaders.states.assist
+
+
+@pytest.fixture
+def full_fs():
+    """filesystems.full, for a test that puts a folder on a full file system (it needs
+    root: tests/conftest.py marks the tests that use this fixture)."""
+    return full
+
+
+def state_run(loaders, sls):
+    """A state run of ``sls``: {state tag: its return}. Through state.high with each
+    state's SLS named: Salt 3008's template_str gives its states none, and a failed
+    requisite then ends in its own KeyError ('__sls__')."""
+    loaders.context.clear()
+    high = {}
+    for state_id, body in yaml.safe_load(sls).items():
+        ((module_function, arguments),) = body.items()
+        module, function = module_function.split(".")
+        high[state_id] = {module: [function, *arguments], "__sls__": "assist", "__env__": "base"}
+    return loaders.modules.state.high(high).raw
+
+
+# --------------------------------------------------------------------------- a read-only /etc
+
+
+@pytest.mark.parametrize("call", ["remove_daemon", "stop", "stop test", "remove_daemon test"])
+def test_a_read_only_etc_refuses_the_watchdogs_removal_before_anything_changes(assist, agent, call):
+    verb, *test = call.split()
+    before = seen(agent)
+    with read_only(agent.dest / "etc") as words:
+        with pytest.raises(CommandExecutionError) as error:
+            getattr(assist, verb)(test=bool(test))
+    assert str(error.value) == REFUSED_REMOVAL.format(words=words, advice=ADVICE[words])
+    assert seen(agent) == before
+
+
+def test_a_read_only_etc_refuses_start_at_boot_changes_and_every_link_stays(assist, agent):
+    assist.remove_daemon()
+    before = seen(agent)
+    with read_only(agent.dest / "etc") as words:
+        for call in (assist.disable, lambda: assist.stop(disable=True)):
+            with pytest.raises(CommandExecutionError) as error:
+                call()
+            assert str(error.value) == boot_refusal(False, words)
+    assert seen(agent) == before  # the client still runs: start at boot goes first
+    assist.stop(disable=True)
+    before = seen(agent)
+    with read_only(agent.dest / "etc") as words:
+        for call in (assist.enable, lambda: assist.start(enable=True)):
+            with pytest.raises(CommandExecutionError) as error:
+                call()
+            assert str(error.value) == boot_refusal(True, words)
+    assert seen(agent) == before  # the client was not started
+
+
+def test_a_read_only_etc_lets_stop_start_and_restart_work(assist, agent):
+    assist.remove_daemon()
+    with read_only(agent.dest / "etc"):
+        assert assist.stop()["changes"] == {"client": {"old": "running", "new": "stopped"}}
+        assert holds_for(lambda: agent.client_pids() == [], 0.5)
+        assert assist.start()["changes"] == {"client": {"old": "stopped", "new": "running"}}
+        old = agent.client_pids()
+        assert assist.restart()["changes"] == {"client": {"old": "running", "new": "restarted"}}
+        assert agent.client_pids() and agent.client_pids() != old
+
+
+def test_a_read_only_etc_fails_each_state_with_the_systems_words_and_changes_nothing(states, assist, agent, loaders):
+    before = seen(agent)
+    with read_only(agent.dest / "etc") as words:
+        absent = states.daemon_absent("assist-daemon-absent")
+        assert (absent.result, absent.changes) == (False, {})
+        assert absent.comment == REFUSED_REMOVAL.format(words=words, advice=ADVICE[words])
+        frozen = state_run(loaders, FROZEN_SLS)
+    assert seen(agent) == before
+    assert {key.split("_|-")[1]: value["result"] for key, value in frozen.items()} == {
+        "assist-daemon-absent": False, "assist-client-dead": False,
+    }
+    assert all("Traceback" not in value["comment"] for value in frozen.values())
+
+    assist.remove_daemon()
+    before = seen(agent)
+    with read_only(agent.dest / "etc") as words:
+        dead = states.dead("assist-client-dead", enable=False)
+        assert (dead.result, dead.changes, dead.comment) == (False, {}, boot_refusal(False, words))
+        assert seen(agent) == before  # start at boot goes first: the client still runs
+        dead = states.dead("assist-client-dead")
+        assert (dead.result, dead.changes) == (True, {"client": {"old": "running", "new": "stopped"}})
+        running = states.running("assist-client-running", enable=False)
+        assert (running.result, running.changes, running.comment) == (False, {}, boot_refusal(False, words))
+        assert agent.client_pids() == []
+        running = states.running("assist-client-running")
+        assert (running.result, running.changes) == (True, {"client": {"old": "stopped", "new": "running"}})
+
+
+# --------------------------------------------------------------------------- a full /etc
+
+
+def test_a_full_etc_lets_every_change_that_needs_no_room_work(assist, agent, full_fs):
+    # The watchdog's removal deletes and renames; start at boot on links that exist renames.
+    with full_fs(agent.dest / "etc"):
+        assert set(assist.stop()["changes"]) == {"daemon", "client"}
+        assert agent.daemon_pids() == [] and holds_for(lambda: agent.client_pids() == [], 0.5)
+        assert assist.disable()["changes"] == {"enabled": {"old": True, "new": False}}
+        assert sorted(os.listdir(agent.dest / "etc" / "rc2.d")) == ["K50aliyun-service"]
+        assert assist.start(enable=True)["changes"] == {"enabled": {"old": False, "new": True}, "client": {"old": "stopped", "new": "running"}}
+        assert assist.restart()["changes"] == {"client": {"old": "running", "new": "restarted"}}
+        assert assist.status()["client"]["enabled"] is True
+
+
+def test_a_full_etc_refuses_new_links_and_leaves_nothing_behind(assist, states, agent, full_fs):
+    # Registered nowhere yet: turning start at boot on needs new links, which need room.
+    assist.stop()
+    for link in agent.dest.glob("etc/rc[0-6].d/[SK][0-9][0-9]aliyun-service"):
+        link.unlink()
+    with full_fs(agent.dest / "etc") as words:
+        before = seen(agent)
+        refusal = (
+            f"turning start at boot on failed: cannot make the link /etc/rc0.d/K02aliyun-service: {words}; "
+            f"{ADVICE[words]}. Start at boot is off, as it was."
+        )
+        for call in (assist.enable, lambda: assist.start(enable=True)):
+            with pytest.raises(CommandExecutionError) as error:
+                call()
+            assert str(error.value) == refusal
+        running = states.running("assist-client-running", enable=True)
+        assert (running.result, running.changes, running.comment) == (False, {}, refusal)
+        assert seen(agent) == before  # no link made, no temporary file left, no client started
+        dead = states.dead("assist-client-dead", enable=False)
+        assert (dead.result, dead.changes) == (True, {})
+
+
+def test_a_full_etc_lets_the_frozen_states_remove_the_watchdog_and_stop_the_client(loaders, lookup, agent, full_fs):
+    with full_fs(agent.dest / "etc"):
+        ret = state_run(loaders, FROZEN_SLS)
+        assert all(value["result"] for value in ret.values()), ret
+    assert agent.daemon_pids() == [] and agent.client_pids() == []
+
+
+# --------------------------------------------------------------------------- a path in the way
+
+
+def test_a_file_in_the_way_of_a_runlevel_folder_is_named_and_no_link_changes(assist, agent):
+    assist.remove_daemon()
+    rc3 = agent.dest / "etc" / "rc3.d"
+    for link in rc3.iterdir():
+        link.unlink()
+    rc3.rmdir()
+    rc3.write_text("not a folder\n")
+    before = seen(agent)
+    with pytest.raises(CommandExecutionError) as error:
+        assist.disable()
+    assert str(error.value) == (
+        "turning start at boot off failed: cannot make the folder /etc/rc3.d: File exists; something else is in "
+        "the way at that path; move it away and run again. Start at boot is on, as it was."
+    )
+    assert seen(agent) == before
+
+
+def test_a_file_in_the_way_of_the_watchdogs_remainder_is_named_and_nothing_changes(assist, agent):
+    remainder = agent.daemon_dir.parent / ".assist-daemon.assist-salt-removing"
+    remainder.write_text("someone else's\n")
+    before = seen(agent)
+    with pytest.raises(CommandExecutionError, match=(
+        r"^removing the watchdog failed: cannot use the name /usr/local/share/.assist-daemon.assist-salt-removing: "
+        r"a file is there, where only a folder this module renamed belongs; something else is in the way .*Nothing was changed.$"
+    )):
+        assist.stop()
+    assert seen(agent) == before
+
+
+def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(assist, agent, assist_opts, tmp_path, monkeypatch):
+    monkeypatch.setitem(assist_opts, "cachedir", str(tmp_path))
+    (tmp_path / "assist.lock").mkdir()
+    before = seen(agent)
+    with pytest.raises(CommandExecutionError, match=(
+        r"^taking the lock failed: cannot open .*/assist.lock: Is a directory; a folder is in the way where a file "
+        r"belongs; move it away and run again. The minion's cache directory must be writable. Nothing was changed.$"
+    )):
+        assist.stop()
+    assert seen(agent) == before
+
+
+# --------------------------------------------------------------------------- the minion's cache directory
+
+
+def test_a_full_cache_directory_is_named_and_nothing_changes(assist, agent, assist_opts, tmp_path, monkeypatch, full_fs):
+    cachedir = tmp_path / "cache"
+    cachedir.mkdir()
+    monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
+    before = seen(agent)
+    with full_fs(cachedir) as words, pytest.raises(CommandExecutionError) as error:
+        assist.stop()
+    assert str(error.value) == (
+        f"taking the lock failed: cannot open {cachedir}/assist.lock: {words}; {ADVICE[words]}. "
+        "The minion's cache directory must be writable. Nothing was changed."
+    )
+    assert seen(agent) == before
+
+
+def test_the_beacon_says_the_drift_and_names_a_memory_it_cannot_keep(beacons, assist, agent, loaders, caplog):
+    beacon = beacons()
+    assert fire(beacon) == []  # compliant: remembered
+    assist.stop()
+    with read_only(loaders.opts["cachedir"]) as words, caplog.at_level(logging.WARNING):
+        assert [what for what, _ in fire(beacon)] == ["drift"]
+        assert fire(beacon, {"assist_paused": True}) == []  # a pause forgets: it cannot here
+    said = [record.getMessage() for record in caplog.records if record.name.endswith("assist")]
+    assert any("cannot remember the last event in" in line and words in line for line in said), said
+    assert any("cannot forget the last event in" in line and words in line for line in said), said
+    assert wait_until(lambda: agent.client_pids() == [])
