@@ -199,7 +199,7 @@ def summarise(targeted, answers):
         else:
             compliant += 1
         for key, counter in counts.items():
-            counter[_word(key, found["agent"].get(key))] += 1
+            counter[_word(key, found["agent"])] += 1
     return {
         "summary": {
             "targeted": len(set(targeted) | set(answers)),
@@ -216,10 +216,14 @@ def summarise(targeted, answers):
     }
 
 
-def _word(key, value):
-    """A fact as a word that reads (and serialises) well as a count's name."""
+def _word(key, agent):
+    """One of the agent's facts as a word that reads (and serialises) well as a count's
+    name. An agent not installed has no version, rather than one unknown."""
+    value = agent.get(key)
     if key == "enable":
         return {True: "on", False: "off"}.get(value, "unknown")
+    if key == "version" and value is None and agent.get("client") == "not installed":
+        return "not installed"
     return "unknown" if value is None else str(value)
 
 
@@ -234,7 +238,7 @@ def rows(targeted, answers):
             if verdict == "error":
                 row["detail"] = found
             else:
-                row.update({key: _word(key, found["agent"].get(key)) for key in FACTS})
+                row.update({key: _word(key, found["agent"]) for key in FACTS})
                 row["detail"] = "; ".join(found["drift"])
         table.append(row)
     return table

@@ -1,10 +1,11 @@
-"""The product's main job on one machine: a salt-master and three salt-minions on
-loopback, each minion with a fake Cloud Assistant agent (real client and watchdog
-processes) in its own sandbox root.
+"""The product's main job on one machine: a salt-master and four salt-minions on
+loopback, each in its own sandbox root, three with a fake Cloud Assistant agent (real
+client and watchdog processes) and one without the agent.
 
   web-1    in no pillar group: the agent runs and its watchdog stays
   build-1  'build-*': the agent runs, without its watchdog
   db-1     grain assist_policy=frozen: the agent is stopped for good
+  bare-1   grain assist_policy=frozen, a custom image without the agent: compliant as it is
 
 Shown with Salt's own output, the fleet's loop: the report (who drifts and why), a
 rollout (canary, then waves), the report again, then db-1's agent started behind
@@ -12,6 +13,7 @@ Salt's back and put back by the beacon and the reactor. Everything lives in demo
 and is stopped at the end.
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -29,7 +31,9 @@ from tests.support import fakeagent  # noqa: E402
 
 WORK = REPO / "demo-work"
 BIN = pathlib.Path(sys.executable).parent
-MINIONS = {"web-1": {}, "build-1": {}, "db-1": {"assist_policy": "frozen"}}
+MINIONS = {"web-1": {}, "build-1": {}, "db-1": {"assist_policy": "frozen"}, "bare-1": {"assist_policy": "frozen"}}
+# Minions whose system never had the agent.
+WITHOUT_AGENT = {"bare-1"}
 # The README's configuration with a shorter beacon interval (60 s there), so that the
 # demo sees the beacon act soon; the reactor's least time between two state runs on
 # one minion stays below it.
@@ -129,12 +133,29 @@ def wait_for_minions(deadline=90):
     raise SystemExit("demo: the minions did not answer within 90 s; see demo-work/*/var/log/salt")
 
 
+def bare_compliant():
+    """The report says bare-1 is compliant and its agent not installed."""
+    argv = [str(BIN / "salt-run"), "-c", str(WORK / "conf"), "--out=json", "assist.report", "tgt=bare-1"]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    try:
+        found = json.loads(done.stdout)
+    except ValueError:
+        found = {}
+    if found.get("summary", {}).get("compliant") == 1 and found.get("counts", {}).get("client") == {"not installed": 1}:
+        return True
+    print(f"demo: the report does not say bare-1 is compliant and not installed: {done.stdout}{done.stderr}", flush=True)
+    return False
+
+
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     configure((free_port(), free_port()))
     agents, daemons = {}, []
     try:
         for name in MINIONS:
+            if name in WITHOUT_AGENT:
+                fakeagent.bare(WORK / "sandbox" / name, init="sysvinit")
+                continue
             agents[name] = fakeagent.install(WORK / "sandbox" / name, init="sysvinit")
             agents[name].start()
         # The daemons' own chatter (start-up, shutdown) goes to demo-work/daemons.log.
@@ -152,7 +173,8 @@ def main():
         failures += salt("*", "saltutil.sync_all", quiet=True)
         failures += salt_run("saltutil.sync_runners", quiet=True)
 
-        say("who drifts from the policy of their group, and why:")
+        say("who drifts from the policy of their group, and why (bare-1 has no agent: under the frozen "
+            "policy that is compliant, counted as 'not installed'):")
         salt_run("assist.report")  # drift is what we came to see: its exit status is not judged
         say("the rollout: db-1 first (the canary), then one minion at a time, audited after each step.")
         failures += salt_run("state.orchestrate", "assist.orch.rollout", f"pillar={ROLLOUT}", "--state-output=terse")
@@ -180,8 +202,9 @@ def main():
             print("demo: the beacon and reactor did not put db-1 back within 90 s", flush=True)
         failures += 0 if fakeagent.wait_until(lambda: not agents["db-1"].client_pids(), timeout=10) else 1
         failures += salt_run("assist.report", "by_minion=True", "--out=table")
+        failures += 0 if bare_compliant() else 1
         if not failures:
-            say("db-1 was put back: every minion follows its policy.")
+            say("db-1 was put back: every minion follows its policy, bare-1 without the agent.")
         return 1 if failures else 0
     finally:
         for daemon in daemons:

@@ -86,7 +86,12 @@ def test_the_report_counts_an_agent_not_installed_among_the_facts_not_the_errors
     found = runner.summarise(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})
     assert found["summary"] == {"targeted": 1, "answered": 1, "compliant": 1, "drifted": 0, "errors": 0, "unreachable": 0}
     assert found["counts"]["client"] == {"not installed": 1}
+    assert found["counts"]["version"] == {"not installed": 1}
     assert found["errors"] == {}
+    assert runner.rows(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})[0] | {"detail": ""} == {
+        "minion": "bare-1", "status": "compliant", "client": "not installed", "daemon": "absent", "enable": "off",
+        "version": "not installed", "init_system": "sysvinit", "detail": "",
+    }
 
 
 def test_enable_null_leaves_start_at_boot_unjudged():

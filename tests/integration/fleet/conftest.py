@@ -11,6 +11,7 @@ fails). Minions and their pillar group:
   db-2     grain assist_policy=frozen: frozen (agent stopped, watchdog removed, off at boot)
   bad-2    'bad-*': pillar assist:client is "stopped" (refused by the policy check)
   watch-2  frozen, with the assist beacon every 2 s (only the reactor tests use it)
+  bare-2   frozen, a system without the agent (only the report's test of it starts it)
 """
 
 import shutil
@@ -134,6 +135,20 @@ def spare(fleet_master, fleet_roots, tmp_path):
     finally:
         agent.cleanup()
         fleet_master.salt_key_cli().run("-d", "spare-2", "-y")
+
+
+@pytest.fixture
+def bare_minion(fleet_master, fleet_cli, tmp_path):
+    """bare-2: a minion of the frozen group whose system never had the agent, synced;
+    its key is deleted afterwards."""
+    root = fakeagent.bare(tmp_path / "root")
+    factory = fleet_master.salt_minion_daemon("bare-2", overrides=minion_overrides(root, {"assist_policy": "frozen"}))
+    try:
+        with all_started([factory]):
+            assert fleet_cli.run("saltutil.sync_all", minion_tgt="bare-2").returncode == 0
+            yield root
+    finally:
+        fleet_master.salt_key_cli().run("-d", "bare-2", "-y")
 
 
 def state_jobs(event_listener, master, after, minion=None):

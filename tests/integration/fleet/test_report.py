@@ -88,6 +88,23 @@ def test_a_minion_without_the_module_is_an_error_and_a_stopped_one_is_unreachabl
     assert took < 3 + 3 + 6, took
 
 
+def test_a_minion_without_the_agent_is_compliant_and_counted_not_installed(fleet_run, fleet_cli, bare_minion):
+    found = report(fleet_run, "bare-2", "strict=True")
+    assert found.returncode == 0, found
+    assert found.data["summary"] == {"targeted": 1, "answered": 1, "compliant": 1, "drifted": 0, "errors": 0, "unreachable": 0}
+    assert found.data["counts"]["client"] == {"not installed": 1}
+    assert found.data["counts"]["version"] == {"not installed": 1}
+    before = sorted(str(path) for path in bare_minion.rglob("*"))
+    highstate = fleet_cli.run("state.highstate", minion_tgt="bare-2")
+    assert highstate.returncode == 0, highstate
+    assert all(ret["result"] is True and ret["changes"] == {} for ret in highstate.data.values()), highstate.data
+    assert sorted(str(path) for path in bare_minion.rglob("*")) == before
+    start = fleet_cli.run("assist.start", minion_tgt="bare-2")
+    assert start.returncode != 0
+    assert "the Cloud Assistant agent is not installed" in start.stdout + start.stderr
+    assert "aliyun-assist" in start.stdout + start.stderr
+
+
 def test_by_minion_lists_one_row_per_minion_for_the_table_outputter(fleet_run, fleet_agents):
     rows = report(fleet_run, FOUR, "by_minion=True")
     assert rows.returncode == 0, rows
