@@ -395,10 +395,10 @@ def audit():
     installed, watchdog present or absent, start at boot, version, init system) and
     ``drift``, the differences in words. An agent not installed meets a ``client:
     dead`` policy and drifts from ``client: running``; one half installed drifts from
-    both, with what is there and what is missing. ``result`` is False when anything differs, and the call then exits
-    non-zero. ``enable: null`` in the policy leaves start at boot unjudged; Windows
-    has no watchdog to judge. Nothing is changed; no command is run beyond those
-    ``assist.status`` runs. A bad policy raises the error that names the pillar key.
+    both, with what is there and what is missing. ``result`` is False when anything
+    differs, and the call then exits non-zero. ``enable: null`` in the policy leaves
+    start at boot unjudged; Windows has no watchdog to judge. Nothing is changed; no
+    command is run beyond those ``assist.status`` runs. A bad policy raises the error that names the pillar key.
 
     CLI Example:
 

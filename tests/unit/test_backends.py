@@ -68,9 +68,13 @@ SYSTEMD_STOPPED = {
 
 
 @pytest.fixture
-def systemd(settings, tmp_path, configure_loader_modules):
+def systemd(settings, tmp_path, configure_loader_modules, monkeypatch):
     """A minion whose booted systemd runs the client; the watchdog lives in tmp_path
-    (the host has none) so its removal can be recorded too."""
+    (the host has none) so its removal can be recorded too, and so does the folder its
+    removal changes (not this host's /etc/systemd/system)."""
+    units = tmp_path / "etc-systemd-system"
+    units.mkdir()
+    monkeypatch.setattr(assist_init.Systemd, "registry_dirs", lambda self: [str(units)])
     daemon_dir = tmp_path / "assist-daemon"
     settings.update(
         init_system="systemd",
