@@ -206,8 +206,9 @@ def test_half_an_agent_is_said_with_its_paths_and_no_verb_acts_on_it(assist, hal
     words = take_away(half)
     half.start_watchdog()  # a watchdog whose client cannot run: stop must not guess what to do
     before = files(half.dest), half.daemon_pids()
+    # (Not whether it runs: the watchdog keeps trying to start it, each try a process for a moment.)
     client = assist.status()["client"]
-    assert (client["installed"], client["incomplete"], client["running"]) == (False, words, False)
+    assert (client["installed"], client["incomplete"]) == (False, words)
     refusal = f"the Cloud Assistant agent is half installed: {words}. Reinstall it, or remove what is left of it"
     for verb in ("stop", "start", "restart", "enable", "disable"):
         with pytest.raises(CommandExecutionError, match="^" + re.escape(refusal)):

@@ -18,6 +18,7 @@ from tests.functional.filesystems import full, read_only
 from tests.functional.test_bad_input import tree
 from tests.functional.test_fleet import fire
 from tests.functional.test_no_agent import FROZEN_SLS
+from tests.support import fakeagent
 from tests.support.fakeagent import holds_for, wait_until
 
 REFUSED_REMOVAL = (
@@ -144,6 +145,10 @@ def test_a_read_only_etc_fails_each_state_with_the_systems_words_and_changes_not
         assert agent.client_pids() == []
         running = states.running("assist-client-running")
         assert (running.result, running.changes) == (True, {"client": {"old": "stopped", "new": "running"}})
+        old = agent.client_pids()
+        watched = states.mod_watch("assist-client-running", sfun="running")
+        assert (watched["result"], watched["changes"]) == (True, {"client": {"old": "running", "new": "restarted"}})
+        assert agent.client_pids() and agent.client_pids() != old
 
 
 # --------------------------------------------------------------------------- a full /etc
@@ -152,7 +157,8 @@ def test_a_read_only_etc_fails_each_state_with_the_systems_words_and_changes_not
 def test_a_full_etc_lets_every_change_that_needs_no_room_work(assist, agent, full_fs):
     # The watchdog's removal deletes and renames; start at boot on links that exist renames.
     with full_fs(agent.dest / "etc"):
-        assert set(assist.stop()["changes"]) == {"daemon", "client"}
+        assert assist.remove_daemon()["changes"] == {"daemon": {"old": "running", "new": "absent"}}
+        assert assist.stop()["changes"] == {"client": {"old": "running", "new": "stopped"}}
         assert agent.daemon_pids() == [] and holds_for(lambda: agent.client_pids() == [], 0.5)
         assert assist.disable()["changes"] == {"enabled": {"old": True, "new": False}}
         assert sorted(os.listdir(agent.dest / "etc" / "rc2.d")) == ["K50aliyun-service"]
@@ -262,3 +268,50 @@ def test_the_beacon_says_the_drift_and_names_a_memory_it_cannot_keep(beacons, as
     assert any("cannot remember the last event in" in line and words in line for line in said), said
     assert any("cannot forget the last event in" in line and words in line for line in said), said
     assert wait_until(lambda: agent.client_pids() == [])
+
+
+# --------------------------------------------------------------------------- UpStart's job files
+
+# UpStart's initctl as far as these tests ask it: its version (1.13.2 reads .override
+# files). A stand-in: no UpStart runs here (tests/system boots the real one); start at
+# boot on UpStart is files only, and those are real.
+INITCTL = """#!/bin/sh
+[ "$1" = --version ] && echo "initctl (upstart 1.13.2)" && exit 0
+echo "initctl: not a real UpStart" >&2
+exit 1
+"""
+
+
+@pytest.fixture
+def upstart_root(tmp_path, lookup):
+    """The fake agent for UpStart (its job files) in a root of the test's own, with the
+    initctl above; nothing runs."""
+    agent = fakeagent.install(tmp_path / "upstart", init="upstart")
+    (agent.dest / "sbin" / "initctl").write_text(INITCTL)
+    (agent.dest / "sbin" / "initctl").chmod(0o755)
+    lookup.update(root=str(agent.dest), init_system="upstart")
+    return agent.dest / "etc" / "init"
+
+
+def refused_upstart_change(assist, upstart_root, refuse):
+    """Turning start at boot off is refused on the job's folder, which stays as it was."""
+    with refuse(upstart_root) as words:
+        before = tree(upstart_root)
+        with pytest.raises(CommandExecutionError) as error:
+            assist.disable()
+        assert str(error.value) == (
+            f"turning start at boot off failed: cannot write /etc/init/aliyun-service.override: {words}; "
+            f"{ADVICE[words]}. Start at boot is on, as it was."
+        )
+        assert tree(upstart_root) == before  # no override, no temporary file
+    # Where the folder takes changes, the same call makes it, and reads it again.
+    assert assist.disable()["changes"] == {"enabled": {"old": True, "new": False}}
+    assert (upstart_root / "aliyun-service.override").read_text() == "manual\n"
+
+
+def test_upstart_job_files_on_a_read_only_etc_are_left_as_they_were(assist, upstart_root):
+    refused_upstart_change(assist, upstart_root, read_only)
+
+
+def test_upstart_job_files_on_a_full_etc_are_left_as_they_were(assist, upstart_root, full_fs):
+    refused_upstart_change(assist, upstart_root, full_fs)
