@@ -263,6 +263,7 @@ def _status(cfg, backend):
         "init": {"system": backend.name, "evidence": backend.evidence},
         "client": {
             "service": backend.service(),
+            "service_evidence": backend.service_evidence(),
             "running": activity == "running",
             "restart_pending": activity == "restart pending",
             "enabled": backend.enabled(),

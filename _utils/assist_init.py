@@ -211,6 +211,7 @@ class Backend:
     processes; each says how its init system controls the client."""
 
     name = None
+    setting = None  # the assist:lookup key that names the client's service
     has_watchdog = True  # the watchdog exists on Linux only
     stop_warning = None
 
@@ -223,6 +224,11 @@ class Backend:
     def service(self):
         """The client's name as this init system knows it."""
         raise NotImplementedError
+
+    def service_evidence(self):
+        """How the client's name was found, for status."""
+        given = self.cfg[self.setting] != settings.DEFAULTS[self.setting]
+        return f"{'set by' if given else 'the default of'} assist:lookup:{self.setting}"
 
     def check_ready(self):
         """Raise unless the init system can act now."""
@@ -263,10 +269,94 @@ class Backend:
 
 
 class Systemd(Backend):
+    """``systemctl`` on the client's unit. Its name is found, unless set: the vendor's
+    installer calls it ``aliyun.service`` when its own systemd test passes, and
+    ``aliyun-service.service`` (from a generic template) when that test fails, as on an
+    image whose ``/bin/sh`` is dash and which lacks binutils (Debian, Ubuntu)."""
+
     name = "systemd"
+    setting = "systemd_unit"
+    VENDOR_UNITS = ("aliyun.service", "aliyun-service.service")
+    # Where systemd reads unit files, the first of a name shadowing the rest.
+    UNIT_DIRS = (
+        "/etc/systemd/system",
+        "/run/systemd/system",
+        "/usr/local/lib/systemd/system",
+        "/lib/systemd/system",
+        "/usr/lib/systemd/system",
+    )
 
     def service(self):
-        return self.cfg["systemd_unit"]
+        return self._unit()[0]
+
+    def service_evidence(self):
+        return self._unit()[1]
+
+    def _unit(self):
+        """(the client's unit, how it was found); found once per call of a verb."""
+        if self.cfg["systemd_unit"] != "auto":
+            return self.cfg["systemd_unit"], "set by assist:lookup:systemd_unit"
+        if not hasattr(self, "_found_unit"):
+            self._found_unit = self._find_unit()
+        return self._found_unit
+
+    def _find_unit(self):
+        """The one unit that is the agent's: a vendor's name, or an ExecStart that runs the
+        agent. Of several, those whose program is still there (an agent updated in place
+        leaves the unit of a version whose folder is gone); more than one is an error."""
+        files = self._unit_files()
+        runs_agent = {name: path for name, path in files.items() if self._runs_agent(path) is not None}
+        found = {name: files[name] for name in self.VENDOR_UNITS if name in files} | runs_agent
+        if len(found) > 1:
+            live = {name: path for name, path in found.items() if self._runs_agent(path) is not False}
+            found = live or found
+        if not found:
+            looked = ", ".join(self.UNIT_DIRS)
+            return self.VENDOR_UNITS[0], (
+                f"no unit of the agent found (neither {' nor '.join(self.VENDOR_UNITS)}, nor one "
+                f"whose ExecStart runs {self.cfg['client_dir']}/<version>/aliyun-service, in {looked})"
+            )
+        if len(found) > 1:
+            named = ", ".join(f"{name} ({path})" for name, path in sorted(found.items()))
+            raise CommandExecutionError(
+                f"more than one systemd unit is the agent's: {named}; set "
+                "assist:lookup:systemd_unit to the one in use; nothing was changed"
+            )
+        ((unit, path),) = found.items()
+        why = "the vendor's name" if unit in self.VENDOR_UNITS else "its ExecStart runs the agent"
+        return unit, f"found {path} ({why})"
+
+    def _unit_files(self):
+        """{unit name: the file systemd reads for it} of every *.service file."""
+        files = {}
+        for directory in self.UNIT_DIRS:
+            try:
+                names = sorted(os.listdir(settings.host_path(self.cfg, directory)))
+            except OSError:  # not there (or not readable): systemd skips it too
+                continue
+            for name in names:
+                if name.endswith(".service"):
+                    files.setdefault(name, f"{directory}/{name}")
+        return files
+
+    def _runs_agent(self, unit_file):
+        """Whether the unit's ExecStart runs the agent: True if its program is there,
+        False if gone, None when it runs something else (or cannot be read)."""
+        try:
+            with open(resolve(self.cfg["root"], unit_file), encoding="utf-8", errors="replace") as handle:
+                text = handle.read(65536)
+        except OSError:  # a dangling or masked link, or unreadable
+            return None
+        prefix = self.cfg["client_dir"].rstrip("/") + "/"
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            words = value.split()
+            if key.strip() != "ExecStart" or not words:
+                continue
+            program = words[0].lstrip("-@:+!")  # systemd's prefixes before the path
+            if program.startswith(prefix) and program.endswith("/aliyun-service"):
+                return os.path.exists(settings.host_path(self.cfg, program))
+        return None
 
     def check_ready(self):
         if not systemd_running(self.cfg["root"], self.context):
@@ -283,7 +373,7 @@ class Systemd(Backend):
             )
 
     def command(self, verb):
-        return ["systemctl", verb, self.cfg["systemd_unit"]]
+        return ["systemctl", verb, self.service()]
 
     def _state(self):
         """systemd's (ActiveState, SubState) of the client's unit."""
@@ -294,7 +384,9 @@ class Systemd(Backend):
         props = dict(line.split("=", 1) for line in ret["stdout"].splitlines() if "=" in line)
         if props.get("LoadState") == "not-found":
             raise CommandExecutionError(
-                f"the unit {self.service()} is not installed (assist:lookup:systemd_unit)"
+                f"the unit {self.service()} is not installed ({self.service_evidence()}); "
+                "is the Cloud Assistant agent installed? If its unit has another name, set "
+                "assist:lookup:systemd_unit"
             )
         return props.get("ActiveState"), props.get("SubState")
 
@@ -327,6 +419,7 @@ class Sysvinit(Backend):
     update-rc.d (Debian) or chkconfig (Red Hat) where the system has them."""
 
     name = "sysvinit"
+    setting = "sysv_script"
 
     def service(self):
         return self.cfg["sysv_script"]
@@ -420,6 +513,7 @@ class Upstart(Backend):
     a marker, and restored byte for byte."""
 
     name = "upstart"
+    setting = "upstart_job"
     MARKER = "#assist-salt-off# "
     OVERRIDES_SINCE = (1, 3)
 
@@ -545,6 +639,7 @@ class Windows(Backend):
     """Salt's own service module drives the Windows service manager."""
 
     name = "windows"
+    setting = "windows_service"
     has_watchdog = False
     stop_warning = (
         "AliyunService is the Cloud Assistant client. With it stopped the instance may "

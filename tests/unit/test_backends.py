@@ -66,9 +66,9 @@ SYSTEMD_STOPPED = {
 
 
 @pytest.fixture
-def systemd(settings, tmp_path, configure_loader_modules):
-    """A minion whose booted systemd runs the client; the watchdog lives in tmp_path
-    (the host has none) so its removal can be recorded too."""
+def systemd(settings, tmp_path, configure_loader_modules, unit_dirs):
+    """A minion whose booted systemd runs the client from the vendor's aliyun.service;
+    the watchdog lives in tmp_path (the host has none) so its removal can be recorded too."""
     daemon_dir = tmp_path / "assist-daemon"
     settings.update(
         init_system="systemd",
@@ -78,7 +78,32 @@ def systemd(settings, tmp_path, configure_loader_modules):
         verify_seconds=0.2,
     )
     assist.__context__["salt.utils.systemd.booted"] = True  # salt.utils.systemd.booted's cache
+    install_unit(unit_dirs[0], "aliyun.service", install_client(tmp_path / "aliyun-assist"))
     return daemon_dir
+
+
+@pytest.fixture
+def unit_dirs(tmp_path, monkeypatch):
+    """systemd's unit folders (/etc/systemd/system first), in tmp_path: the backend finds
+    the agent's unit there, never in this host's folders."""
+    dirs = [tmp_path / "units" / name for name in ("etc", "run", "lib")]
+    monkeypatch.setattr(assist_init.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
+    return dirs
+
+
+def install_client(client_dir, version="2.2.3.578"):
+    program = client_dir / version / "aliyun-service"
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text("#!/bin/sh\n")
+    return program
+
+
+def install_unit(directory, name, program):
+    """A unit file as the vendor's installer writes it (the parts that matter)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = f"[Unit]\nConditionFileIsExecutable={program}\n\n[Service]\nExecStart={program}\nRestart=on-failure\n"
+    (directory / name).write_text(text)
+    return directory / name
 
 
 def install_watchdog(daemon_dir):
@@ -90,8 +115,8 @@ def install_watchdog(daemon_dir):
 def test_systemd_status_asks_systemctl_twice(systemd, record):
     recorder = record(SYSTEMD_ACTIVE)
     status = assist.status()
-    assert status["client"] | {"version": None} == {
-        "service": "aliyun.service", "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": []
+    assert status["client"] | {"version": None, "service_evidence": None} == {
+        "service": "aliyun.service", "service_evidence": None, "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": []
     }
     assert recorder.commands() == [
         "systemctl show aliyun.service --property=ActiveState,SubState,LoadState",
@@ -186,10 +211,77 @@ def test_systemd_start_at_boot_uses_systemctl(systemd, record, verb, command):
     assert recorder.commands()[-1] == command
 
 
-def test_systemd_unknown_unit_names_the_setting(systemd, record):
+def test_systemd_unknown_unit_names_the_setting(systemd, settings, record):
+    settings["systemd_unit"] = "aliyun-assist.service"
     record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
-    with pytest.raises(CommandExecutionError, match=r"unit aliyun.service is not installed \(assist:lookup:systemd_unit\)"):
+    with pytest.raises(CommandExecutionError, match=r"unit aliyun-assist.service is not installed \(set by assist:lookup:systemd_unit\)"):
         assist.status()
+
+
+# The agent's unit, found: the vendor's installer writes aliyun.service or, where its own
+# systemd test fails (/bin/sh is dash, no binutils), aliyun-service.service.
+
+
+def test_systemd_finds_the_unit_the_installer_wrote_under_dash(systemd, unit_dirs, record):
+    (unit_dirs[0] / "aliyun.service").rename(unit_dirs[0] / "aliyun-service.service")
+    recorder = record(SYSTEMD_ACTIVE, after={("systemctl", "stop"): SYSTEMD_STOPPED})
+    client = assist.status()["client"]
+    assert client["service"] == "aliyun-service.service"
+    assert client["service_evidence"] == f"found {unit_dirs[0]}/aliyun-service.service (the vendor's name)"
+    assert recorder.commands()[0] == "systemctl show aliyun-service.service --property=ActiveState,SubState,LoadState"
+    assist.stop()
+    assert "systemctl stop aliyun-service.service" in recorder.commands()
+
+
+def test_systemd_finds_a_unit_of_another_name_by_its_exec_start(systemd, unit_dirs, tmp_path, record):
+    (unit_dirs[0] / "aliyun.service").unlink()
+    install_unit(unit_dirs[2], "cloud-assistant.service", tmp_path / "aliyun-assist" / "2.2.3.578" / "aliyun-service")
+    install_unit(unit_dirs[2], "other.service", tmp_path / "elsewhere" / "aliyun-service")
+    record(SYSTEMD_ACTIVE)
+    client = assist.status()["client"]
+    assert (client["service"], client["service_evidence"]) == (
+        "cloud-assistant.service", f"found {unit_dirs[2]}/cloud-assistant.service (its ExecStart runs the agent)"
+    )
+
+
+def test_systemd_of_two_units_takes_the_one_whose_program_is_there(systemd, unit_dirs, tmp_path, record):
+    """An agent updated in place: the old version's unit is left, its folder is gone."""
+    install_unit(unit_dirs[0], "aliyun-service.service", tmp_path / "aliyun-assist" / "2.2.2.100" / "aliyun-service")
+    record(SYSTEMD_ACTIVE)
+    assert assist.status()["client"]["service"] == "aliyun.service"
+
+
+def test_systemd_two_units_of_the_agent_are_an_error_that_runs_nothing(systemd, unit_dirs, tmp_path, record):
+    install_unit(unit_dirs[1], "aliyun-service.service", install_client(tmp_path / "aliyun-assist", "2.2.2.100"))
+    recorder = record(SYSTEMD_ACTIVE)
+    with pytest.raises(CommandExecutionError) as error:
+        assist.stop()
+    assert str(error.value) == (
+        f"more than one systemd unit is the agent's: aliyun-service.service ({unit_dirs[1]}/aliyun-service.service), "
+        f"aliyun.service ({unit_dirs[0]}/aliyun.service); set assist:lookup:systemd_unit to the one in use; "
+        "nothing was changed"
+    )
+    assert recorder.commands() == []
+
+
+def test_systemd_a_unit_in_etc_shadows_the_same_name_elsewhere(systemd, unit_dirs, tmp_path, record):
+    install_unit(unit_dirs[2], "aliyun.service", tmp_path / "aliyun-assist" / "gone" / "aliyun-service")
+    record(SYSTEMD_ACTIVE)
+    assert assist.status()["client"]["service_evidence"] == f"found {unit_dirs[0]}/aliyun.service (the vendor's name)"
+
+
+def test_systemd_without_a_unit_of_the_agent_says_where_it_looked(systemd, unit_dirs, record):
+    (unit_dirs[0] / "aliyun.service").unlink()
+    record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
+    with pytest.raises(CommandExecutionError, match=r"unit aliyun.service is not installed \(no unit of the agent found \(neither aliyun.service nor aliyun-service.service"):
+        assist.status()
+
+
+def test_systemd_a_unit_set_in_the_settings_is_taken_as_it_is(systemd, settings, record):
+    settings["systemd_unit"] = "my-agent.service"
+    recorder = record(SYSTEMD_ACTIVE)
+    assert assist.status()["client"]["service_evidence"] == "set by assist:lookup:systemd_unit"
+    assert recorder.commands()[0].startswith("systemctl show my-agent.service ")
 
 
 def test_systemd_in_an_image_refuses_to_act(settings, tmp_path, record):

@@ -19,7 +19,7 @@ def test_defaults_are_the_vendors_paths(settings):
     cfg = assist._settings()
     assert cfg["daemon_path"] == "/usr/local/share/assist-daemon/assist_daemon"
     assert cfg["daemon_dir"] == "/usr/local/share/assist-daemon"
-    assert cfg["systemd_unit"] == "aliyun.service"
+    assert cfg["systemd_unit"] == "auto"  # found: aliyun.service or aliyun-service.service
     assert cfg["sysv_script"] == "/etc/init.d/aliyun-service"
 
 
