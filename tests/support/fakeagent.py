@@ -207,7 +207,7 @@ class _Writer:
         os.symlink(target, path)
 
 
-def _protected_files(version):
+def protected_files(version):
     """The never-delete tree, with small plausible contents."""
     return {
         f"{SHARE}/version": f"{version}\n",
@@ -288,7 +288,7 @@ def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
         "aliyun-service.py", PYTHON=python, VERSION=version, PIDFILE=rt[CLIENT_OWN_PIDFILE]), 0o755)
     for tool in ("aliyun_assist_update", "acs-plugin-manager"):
         w.file(f"{SHARE}/{version}/{tool}", _source("plugin-tool.sh"), 0o755)
-    for rel, text in _protected_files(version).items():
+    for rel, text in protected_files(version).items():
         w.file(rel, text)
 
     install_watchdog(agent.dest, init=init, runtime_root=str(agent.runtime_root), python=python,

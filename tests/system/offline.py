@@ -27,9 +27,10 @@ def command(argv) -> list:
     return ["unshare", "--net", "--", sys.executable, os.path.abspath(__file__), "--", *argv]
 
 
-def interfaces() -> list[str]:
-    """The names of the network interfaces `ip -o link` shows in this namespace."""
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=30).stdout
+def interfaces(enter=()) -> list[str]:
+    """The names of the network interfaces `ip -o link` shows in this namespace, or in
+    the one the command prefix `enter` (nsenter ...) goes into."""
+    out = subprocess.run([*enter, "ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=30).stdout
     # "1: lo: <LOOPBACK> mtu 65536 ..."; a veth shows as "eth0@if5".
     return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line.strip()]
 
