@@ -21,6 +21,15 @@ import sys
 
 REFUSED = 97
 
+# For the tests of the refusal: a command prefix that runs a program in a new network
+# namespace holding a veth pair besides loopback, made whatever the host's own holds.
+WITH_AN_INTERFACE = [
+    "unshare", "--net", "--", sys.executable, "-c",
+    "import os, subprocess, sys; "
+    "subprocess.run(['ip', 'link', 'add', 'extra0', 'type', 'veth', 'peer', 'name', 'extra1'], check=True); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]
+
 
 def command(argv) -> list:
     """`argv` as a command that runs it in a new network namespace, after the check."""

@@ -8,12 +8,14 @@ running and starting at boot. Each test leaves every client running.
 """
 
 import dataclasses
+import subprocess
 
 import pytest
 
 from tests.support.fakeagent import holds_for, wait_until
-from tests.system import agent_build, vendor_agent
+from tests.system import agent_build, host, offline, vendor_agent
 from tests.system.conftest import UPSTART_RELEASE, reboot
+from tests.system.container import Container
 
 TARGET = "sys-*"
 FROZEN = ("systemd", "sysvinit", "upstart")
@@ -28,6 +30,24 @@ def call(salt_cli, function, box):
 def one_client_runs(box):
     """The init system says it runs, and exactly one agent process lives."""
     return box.client_active() and len(box.client_processes()) == 1
+
+
+def test_the_agent_is_not_installed_where_a_container_has_more_than_loopback(tmp_path):
+    """Checked before the agent first runs: a namespace with a veth pair (made here, no
+    container booted) is refused, and nothing runs in it."""
+    holder = subprocess.Popen([*offline.WITH_AN_INTERFACE, "sleep", "60"], env=host.host_env())
+    try:
+        box = Container("systemd", tmp_path, "not-booted")
+        box.leader_pid = holder.pid  # unshare execs: the same pid, in the new namespace
+        assert wait_until(lambda: len(box.interfaces()) == 3, timeout=10)
+        ran = []
+        box.run = lambda argv, **kwargs: ran.append(argv)
+        with pytest.raises(vendor_agent.InstallError, match=r"refusing to run the agent in not-booted: its network has lo, extra\d, extra\d, not only lo"):
+            vendor_agent.install(box, "systemd")
+        assert ran == []
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_enable_brings_the_client_back_at_boot_through_the_vendors_files(salt_cli, boxes):
@@ -76,13 +96,14 @@ def test_a_killed_agent_leaves_stale_pid_files_and_its_lock_which_confuse_neithe
     box.run("kill", "-9", pid, check=True)
     assert wait_until(lambda: box.client_processes() == [], timeout=5)
     leftovers = ("/var/run/aliyun-service.pid", "/var/tmp/aliyun-service.pid", "/tmp/AliyunAssistClientSingleLock.lock")
-    assert all(box.file(path).exists() for path in leftovers)
-    assert box.file("/var/run/aliyun-service.pid").read_text().strip() == pid
+    # Read inside: /run and /tmp are the container's own file systems.
+    assert [box.run("test", "-f", path).returncode for path in leftovers] == [0, 0, 0]
+    assert box.run("cat", "/var/run/aliyun-service.pid").stdout.strip() == pid
     client = call(salt_cli, "assist.status", box)["client"]
     assert (client["running"], client["pids"]) == (False, [])
     assert call(salt_cli, "assist.start", box)["changes"] == {"client": {"old": "stopped", "new": "running"}}
     (new,) = box.client_processes()
-    assert new != pid and box.file("/var/run/aliyun-service.pid").read_text().strip() == new
+    assert new != pid and box.run("cat", "/var/run/aliyun-service.pid").stdout.strip() == new
     assert call(salt_cli, "assist.status", box)["client"]["pids"] == [int(new)]
 
 
@@ -122,28 +143,30 @@ def test_an_agent_updated_in_place_is_still_stopped_started_and_seen(salt_cli, b
 
 
 def test_systemd_the_unit_is_found_under_either_name_the_vendors_installer_gives(salt_cli, boxes):
-    """With bash as /bin/sh the installer's own systemd test passes, and it writes
-    aliyun.service from its systemd template instead of aliyun-service.service."""
+    """On an image whose /bin/sh is bash (Red Hat's, Alibaba Cloud Linux) the agent's own
+    systemd test passes, and its installer writes aliyun.service from its systemd
+    template instead of aliyun-service.service. (Its --start and --stop ask the same test
+    each time: under dash they would look for aliyun-service.service.)"""
     box = boxes["systemd"]
     vendor_agent.run_flag(box.container, "--stop", UPDATE.release)
     vendor_agent.run_flag(box.container, "--remove", UPDATE.release)
     box.run("ln", "-sf", "bash", "/bin/sh", check=True)
     try:
         vendor_agent.run_flag(box.container, "--install", UPDATE.release)
+        vendor_agent.run_flag(box.container, "--start", UPDATE.release)
+        box.unit = box.installed_unit()
+        assert box.unit == "aliyun.service"
+        assert "Restart=on-failure" in box.file("/etc/systemd/system/aliyun.service").read_text().split()
+        client = call(salt_cli, "assist.status", box)["client"]
+        assert (client["service"], client["service_evidence"], client["running"]) == (
+            "aliyun.service", "found /etc/systemd/system/aliyun.service (the vendor's name)", True
+        )
+        assert call(salt_cli, "assist.stop", box)["changes"] == {"client": {"old": "running", "new": "stopped"}}
+        assert box.run("systemctl", "is-active", "aliyun.service").stdout.strip() == "inactive"
+        assert call(salt_cli, "assist.start", box)["changes"] == {"client": {"old": "stopped", "new": "running"}}
+        assert one_client_runs(box)
     finally:
         box.run("ln", "-sf", "dash", "/bin/sh", check=True)
-    vendor_agent.run_flag(box.container, "--start", UPDATE.release)
-    box.unit = box.installed_unit()
-    assert box.unit == "aliyun.service"
-    assert "Restart=on-failure" in box.file("/etc/systemd/system/aliyun.service").read_text().split()
-    client = call(salt_cli, "assist.status", box)["client"]
-    assert (client["service"], client["service_evidence"], client["running"]) == (
-        "aliyun.service", "found /etc/systemd/system/aliyun.service (the vendor's name)", True
-    )
-    assert call(salt_cli, "assist.stop", box)["changes"] == {"client": {"old": "running", "new": "stopped"}}
-    assert box.run("systemctl", "is-active", "aliyun.service").stdout.strip() == "inactive"
-    assert call(salt_cli, "assist.start", box)["changes"] == {"client": {"old": "stopped", "new": "running"}}
-    assert one_client_runs(box)
 
 
 def test_the_registration_and_settings_of_the_agent_are_as_its_package_left_them(boxes):
