@@ -94,7 +94,8 @@ class Windows:
     def arrange(self, state, start_type):
         """Put AliyunService into a state (RUNNING or STOPPED) and a start type, with
         Wine's sc.exe and Salt's own service module, and check both."""
-        self.salt_json("service.modify", SERVICE, f"start_type={start_type}")
+        if self.start_type() != start_type:
+            self.salt_json("service.modify", SERVICE, f"start_type={start_type}")
         if self.state() != state:
             self.machine.run(["sc", "start" if state == "RUNNING" else "stop", SERVICE])
         self.wait_for(state)
