@@ -13,7 +13,7 @@ MATRIX_VENVS := .venv-3006 .venv-3007
 # The system tier boots containers; it runs once, in `make test`, on the pinned release.
 MATRIX_TIERS := tests/unit tests/functional tests/integration
 
-.PHONY: check test unit functional integration system demo test-matrix bench clean
+.PHONY: check test unit functional integration system windows demo test-matrix bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(DEPS) build
@@ -48,7 +48,7 @@ check: $(VENV)/.installed
 
 test: $(VENV)/.installed $(SYNDIC_VENV)
 	$(PY) -m ruff check $(LINT)
-	$(DEPS) unit system ssh upstart agent
+	$(DEPS) unit system ssh upstart agent wine
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
@@ -62,6 +62,11 @@ integration: $(VENV)/.installed $(SYNDIC_VENV)
 system: $(VENV)/.installed
 	$(DEPS) system upstart agent
 	$(PY) -m pytest tests/system
+
+# Salt for Windows under Wine, against Wine's service control manager (needs root).
+windows: $(VENV)/.installed
+	$(DEPS) wine
+	$(PY) -m pytest tests/windows
 
 # Unit, functional and integration tiers on the other supported Salt releases (3006.29,
 # 3007.16; `make test` ran them on 3008.4). Every release runs; the target fails if any

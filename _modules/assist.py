@@ -163,6 +163,7 @@ PHRASES = {
     ("client", "restarted"): ("restart", "restarted", "the client"),
     ("enabled", True): ("turn", "turned", "start at boot on"),
     ("enabled", False): ("turn", "turned", "start at boot off"),
+    ("start_type", "manual"): ("change", "changed", "the start type from Disabled to Manual (start at boot stays off)"),
 }
 
 
@@ -465,6 +466,9 @@ def start(enable=False, test=False):
     that it runs. Already running is success with no changes. The watchdog is not
     reinstalled (reinstall the agent's package for that).
 
+    On Windows a service whose start type is Disabled cannot start: it is set to Manual
+    first (start at boot stays off), and the changes say so (``start_type``).
+
     enable : False
         Also turn on start at boot.
 
@@ -485,6 +489,8 @@ def start(enable=False, test=False):
             changes["enabled"] = change
         activity = _activity(backend)
         if activity != "running":
+            if change := backend.allow_start(test):
+                changes["start_type"] = change
             if not test:
                 _start_client(cfg, backend, "start", activity)
             changes["client"] = {"old": "stopped", "new": "running"}
@@ -494,7 +500,8 @@ def start(enable=False, test=False):
 def restart(test=False):
     """
     Restart the Cloud Assistant client with the init system's own command, and check
-    that it runs. A stopped client is started.
+    that it runs. A stopped client is started (on Windows, a Disabled service is set to
+    Manual first, as ``start`` does).
 
     test : False
         Report what would change, and change nothing.
@@ -506,12 +513,16 @@ def restart(test=False):
         salt '*' assist.restart
     """
     cfg, backend = _backend()
+    changes = {}
     with _lock(cfg):
         activity = _activity(backend)
         was = "running" if activity == "running" else "stopped"
+        if change := backend.allow_start(test):
+            changes["start_type"] = change
         if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
             _start_client(cfg, backend, "restart" if was == "running" else "start", activity)
-    return _result({"client": {"old": was, "new": "restarted"}}, "", test)
+        changes["client"] = {"old": was, "new": "restarted"}
+    return _result(changes, "", test)
 
 
 def enable(test=False):
@@ -519,7 +530,7 @@ def enable(test=False):
     Turn on start at boot for the client: ``systemctl enable``; ``update-rc.d`` or
     ``chkconfig`` (S links in ``/etc/rc[2-5].d``) on sysvinit; on UpStart no ``manual``
     in the job's ``.override`` (1.3 and later) or its ``start on`` stanza restored
-    (older releases); the Windows start type.
+    (older releases); on Windows the start type Automatic.
 
     test : False
         Report what would change, and change nothing.
@@ -538,8 +549,11 @@ def disable(test=False):
     Turn off start at boot for the client: ``systemctl disable``; ``update-rc.d`` or
     ``chkconfig`` (K links instead of S links) on sysvinit; on UpStart ``manual`` in the
     job's ``.override`` (1.3 and later) or its ``start on`` stanza commented out (older
-    releases, which have no override files); the Windows start type. The running
-    client is not stopped.
+    releases, which have no override files); on Windows the start type Manual, not
+    Disabled: a Disabled service cannot be started by anyone, the vendor's own tools
+    included, and the vendor warns that without a running AliyunService the instance
+    may not be stoppable from the ECS console (a service already Disabled counts as
+    off and is left so). The running client is not stopped.
 
     test : False
         Report what would change, and change nothing.

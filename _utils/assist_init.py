@@ -255,6 +255,11 @@ class Backend:
     def set_enabled(self, on):
         raise NotImplementedError
 
+    def allow_start(self, test):
+        """Make the client startable where start at boot being off forbids a start (made
+        only when not ``test``); the change, or None. Only Windows has such a setting."""
+        return None
+
     def client_pids(self):
         prefix = settings.host_path(self.cfg, self.cfg["client_dir"]).rstrip("/") + "/"
         return program_pids(lambda arg: arg.startswith(prefix) and arg.endswith("/aliyun-service"))
@@ -636,7 +641,16 @@ def _start_on(text):
 
 
 class Windows(Backend):
-    """Salt's own service module drives the Windows service manager."""
+    """Salt's own service module (``win_service``) drives the Windows service manager.
+
+    Start at boot is the service's start type: on is Automatic, off is Manual. Not
+    Disabled: nothing can start a Disabled service, the vendor's own tools included, and
+    the vendor warns that an instance whose AliyunService is stopped may no longer be
+    stoppable from the ECS console; Manual keeps the way back open. A service found
+    Disabled (set by hand or by another tool) counts as off too, and a start must leave
+    Disabled first (Salt's ``service.start`` would switch it to Manual silently): the
+    start does it itself and reports it in its changes.
+    """
 
     name = "windows"
     setting = "windows_service"
@@ -645,9 +659,24 @@ class Windows(Backend):
         "AliyunService is the Cloud Assistant client. With it stopped the instance may "
         "misbehave and may no longer be stoppable from the ECS console."
     )
+    # Salt's service.status answers this string, which is true, for a missing service
+    # (Salt 3006 and later).
+    NOT_FOUND = "Not Found"
 
     def service(self):
         return self.cfg["windows_service"]
+
+    def check_ready(self):
+        if not self.funcs["service.available"](self.service()):
+            raise self._missing()
+
+    def _missing(self):
+        return CommandExecutionError(
+            f"the Windows service {self.service()} does not exist "
+            "(assist:lookup:windows_service); is the Cloud Assistant agent installed? "
+            "Set assist:lookup:windows_service to the name of its service (the vendor's "
+            "is AliyunService). Nothing was changed."
+        )
 
     def _service(self, verb):
         if not self.funcs[f"service.{verb}"](self.service()):
@@ -657,13 +686,32 @@ class Windows(Backend):
         self._service(verb)
 
     def active(self):
-        return bool(self.funcs["service.status"](self.service()))
+        found = self.funcs["service.status"](self.service())
+        if found == self.NOT_FOUND:
+            raise self._missing()
+        return found is True
 
     def enabled(self):
+        """Automatic (delayed or not); Manual and Disabled are off."""
         return bool(self.funcs["service.enabled"](self.service()))
 
     def set_enabled(self, on):
-        self._service("enable" if on else "disable")
+        # Salt's service.enable sets any start type; its service.disable sets Disabled.
+        start_type = "auto" if on else "manual"
+        if not self.funcs["service.enable"](self.service(), start_type=start_type):
+            raise CommandExecutionError(
+                f"setting {self.service()} to start type {start_type} failed: Salt's "
+                f"service.enable start_type={start_type} returned False"
+            )
+
+    def allow_start(self, test):
+        """A Disabled service becomes Manual, which Windows will start (start at boot
+        stays off); the change, or None."""
+        if self.funcs["service.info"](self.service())["StartType"] != "Disabled":
+            return None
+        if not test:
+            self.funcs["service.modify"](self.service(), start_type="manual")
+        return {"old": "disabled", "new": "manual"}
 
     def client_pids(self):
         return []  # the service manager answers for the client

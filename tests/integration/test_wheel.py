@@ -4,7 +4,6 @@ the assist runners, with no file_roots."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,25 +11,14 @@ import sysconfig
 
 import pytest
 
-from tests.conftest import REPO
 from tests.support import fakeagent, load_installed
+from tests.support.wheel import build_wheel
 from tests.unit.test_docs import PUBLIC
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """Built from a copy of the source tree: setuptools writes build/ and *.egg-info next
-    to the sources, and an egg-info in the repository would shadow the real install."""
-    source = tmp_path_factory.mktemp("source") / "assist-salt"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "demo-work", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "bench"))
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(source)],
-        check=True,
-    )
-    (built,) = out.glob("saltext_assist-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
