@@ -13,7 +13,7 @@ MATRIX_VENVS := .venv-3006 .venv-3007
 # The system tier boots containers; it runs once, in `make test`, on the pinned release.
 MATRIX_TIERS := tests/unit tests/functional tests/integration
 
-.PHONY: check test unit functional integration system windows demo test-matrix bench clean
+.PHONY: check test docs unit functional integration system windows demo test-matrix bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(DEPS) build
@@ -27,6 +27,11 @@ $(VENV)/.installed: pyproject.toml
 	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade "pip>=25.1"
 	.venv-$*/bin/python -m pip install --quiet --group test-$*
+	touch $@
+
+# The docs' own dependencies (dependency group docs), beside the tests'.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet --group docs
 	touch $@
 
 demo: $(VENV)/.installed
@@ -47,8 +52,16 @@ check: $(VENV)/.installed
 	$(DEPS) unit
 	$(PY) -m pytest -q tests/unit tests/functional tests/support
 
-test: $(VENV)/.installed $(SYNDIC_VENV)
+# The docs site (docs/) into build/docs; any warning is an error (-W, nitpicky -n), a
+# fresh read of every page each time (-E) so that none is skipped.
+DOCS := $(PY) -m sphinx -b html -W --keep-going -n -E -q -d build/docs/.doctrees docs build/docs
+
+docs: $(VENV)/.docs-installed
+	$(DOCS)
+
+test: $(VENV)/.docs-installed $(SYNDIC_VENV)
 	$(LINT)
+	$(DOCS)
 	$(DEPS) unit system ssh upstart agent wine
 	$(PY) -m pytest tests
 
@@ -89,4 +102,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(MATRIX_VENVS) .pytest_cache .hypothesis demo-work
+	rm -rf $(MATRIX_VENVS) .pytest_cache .hypothesis demo-work build/docs
