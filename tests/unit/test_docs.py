@@ -41,3 +41,11 @@ def test_the_using_page_lists_every_public_function_with_its_defaults():
         for argument in filter(None, arguments.split(", ")):
             key, value = argument.split("=")
             assert defaults[key] == ast.literal_eval(value), (name, key)
+
+
+def test_the_readmes_links_lead_to_files_of_the_repository():
+    """On a forge the README is the front page; its links to the pages are relative paths
+    (the docs build checks the pages' own links, and the README's up to its list)."""
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", (REPO / "README.md").read_text())
+    assert "docs/using.md" in links and "CHANGELOG.md" in links
+    assert [link for link in links if "://" not in link and not (REPO / link).is_file()] == []
