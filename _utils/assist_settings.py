@@ -1,7 +1,7 @@
 """
 The one table of ``assist:lookup`` settings and the one check of the pillar policy.
 
-Every other place (the execution module, the grain, ``pillar.example``, the README)
+Every other place (the execution module, the grain, ``pillar.example``, docs/configuration.md)
 takes the settings and their defaults from here; a unit test holds them to it.
 """
 

@@ -30,7 +30,7 @@ from tests.support import fakeagent  # noqa: E402
 WORK = REPO / "demo-work"
 BIN = pathlib.Path(sys.executable).parent
 MINIONS = {"web-1": {}, "build-1": {}, "db-1": {"assist_policy": "frozen"}}
-# The README's configuration with a shorter beacon interval (60 s there), so that the
+# The configuration of docs/fleet.md with a shorter beacon interval (60 s there), so that the
 # demo sees the beacon act soon; the reactor's least time between two state runs on
 # one minion stays below it.
 BEACON_INTERVAL = 5
