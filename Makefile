@@ -13,7 +13,7 @@ MATRIX_VENVS := .venv-3006 .venv-3007
 # The system tier boots containers; it runs once, in `make test`, on the pinned release.
 MATRIX_TIERS := tests/unit tests/functional tests/integration
 
-.PHONY: check test unit functional integration system demo test-matrix bench clean
+.PHONY: check test docs unit functional integration system windows demo test-matrix bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(DEPS) build
@@ -29,11 +29,17 @@ $(VENV)/.installed: pyproject.toml
 	.venv-$*/bin/python -m pip install --quiet --group test-$*
 	touch $@
 
+# The docs' own dependencies (dependency group docs), beside the tests'.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet --group docs
+	touch $@
+
 demo: $(VENV)/.installed
 	$(PY) demo/run.py
 
-# ruff over the project's Python (pyproject.toml: [tool.ruff]).
-LINT := _modules _states _grains _utils _runners _beacons src tests demo bench
+# The lint: the hooks of .pre-commit-config.yaml (ruff, configured in pyproject.toml) on
+# every file git tracks, as a commit with the hooks installed runs them on its files.
+LINT := $(PY) -m pre_commit run --all-files
 
 # The syndic test runs Salt 3007's daemons (3008.4's syndic is broken; see
 # tests/integration/syndic.py), so the integration tier needs .venv-3007 too.
@@ -46,13 +52,21 @@ SYNDIC_VENV := .venv-3007/.installed
 ROOT_ONLY := $(if $(filter 0,$(shell id -u)),,-m "not root")
 
 check: $(VENV)/.installed
-	$(PY) -m ruff check $(LINT)
+	$(LINT)
 	$(DEPS) unit
 	$(PY) -m pytest -q tests/unit tests/functional tests/support $(ROOT_ONLY)
 
-test: $(VENV)/.installed $(SYNDIC_VENV)
-	$(PY) -m ruff check $(LINT)
-	$(DEPS) unit system ssh upstart agent
+# The docs site (docs/) into build/docs; any warning is an error (-W, nitpicky -n), a
+# fresh read of every page each time (-E) so that none is skipped.
+DOCS := $(PY) -m sphinx -b html -W --keep-going -n -E -q -d build/docs/.doctrees docs build/docs
+
+docs: $(VENV)/.docs-installed
+	$(DOCS)
+
+test: $(VENV)/.docs-installed $(SYNDIC_VENV)
+	$(LINT)
+	$(DOCS)
+	$(DEPS) unit system ssh upstart agent wine
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed
@@ -67,16 +81,17 @@ system: $(VENV)/.installed
 	$(DEPS) system upstart agent
 	$(PY) -m pytest tests/system
 
+# Salt for Windows under Wine, against Wine's service control manager (needs root).
+windows: $(VENV)/.installed
+	$(DEPS) wine
+	$(PY) -m pytest tests/windows
+
 # Unit, functional and integration tiers on the other supported Salt releases (3006.29,
-# 3007.16; `make test` ran them on 3008.4). Every release runs; the target fails if any
-# fails.
+# 3007.16; `make test` ran them on 3008.4), side by side (tests/matrix.sh). Every release
+# runs; the target fails if any fails.
 test-matrix: $(addsuffix /.installed,$(MATRIX_VENVS))
 	$(DEPS) unit ssh
-	@status=0; for venv in $(MATRIX_VENVS); do \
-		py=$$venv/bin/python; \
-		echo "== salt $$($$py -c 'import salt.version; print(salt.version.__version__)') ($$venv)"; \
-		$$py -m pytest $(MATRIX_TIERS) || status=1; \
-	done; exit $$status
+	sh tests/matrix.sh "$(MATRIX_VENVS)" "$(MATRIX_TIERS)"
 
 # Benchmark: ratios against baselines measured in the same run; table on stdout, JSON in
 # bench/results/latest.json. The full run grows a fleet to 100 minions (under 20 minutes on
@@ -87,4 +102,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(MATRIX_VENVS) .pytest_cache .hypothesis demo-work
+	rm -rf $(MATRIX_VENVS) .pytest_cache .hypothesis demo-work build/docs

@@ -230,6 +230,7 @@ PHRASES = {
     ("client", "restarted"): ("restart", "restarted", "the client"),
     ("enabled", True): ("turn", "turned", "start at boot on"),
     ("enabled", False): ("turn", "turned", "start at boot off"),
+    ("start_type", "manual"): ("change", "changed", "the start type from Disabled to Manual (start at boot stays off)"),
 }
 
 
@@ -339,6 +340,7 @@ def _status(cfg, backend):
         "init": {"system": backend.name, "evidence": backend.evidence},
         "client": {
             "service": backend.service(),
+            "service_evidence": backend.service_evidence(),
             "installed": found["installed"],
             "incomplete": found["incomplete"],
             "running": activity == "running",
@@ -577,6 +579,9 @@ def start(enable=False, test=False):
     reinstalled (reinstall the agent's package for that). Where the agent is not
     installed, or half installed, the error says what is missing and what to install.
 
+    On Windows a service whose start type is Disabled cannot start: it is set to Manual
+    first (start at boot stays off), and the changes say so (``start_type``).
+
     enable : False
         Also turn on start at boot.
 
@@ -598,6 +603,8 @@ def start(enable=False, test=False):
             changes["enabled"] = change
         activity = _activity(backend, found)
         if activity != "running":
+            if change := backend.allow_start(test):
+                changes["start_type"] = change
             if not test:
                 _start_client(cfg, backend, "start", activity)
             changes["client"] = {"old": "stopped", "new": "running"}
@@ -607,8 +614,9 @@ def start(enable=False, test=False):
 def restart(test=False):
     """
     Restart the Cloud Assistant client with the init system's own command, and check
-    that it runs. A stopped client is started. Where the agent is not installed, or
-    half installed, the error says what is missing.
+    that it runs. A stopped client is started (on Windows, a Disabled service is set to
+    Manual first, as ``start`` does). Where the agent is not installed, or half
+    installed, the error says what is missing.
 
     test : False
         Report what would change, and change nothing.
@@ -621,12 +629,16 @@ def restart(test=False):
     """
     cfg, backend = _backend()
     found = _agent(backend, need="restarting the client")
-    with _lock(cfg):
+    changes = {}
+    with _lock(cfg), _changing(changes):
         activity = _activity(backend, found)
         was = "running" if activity == "running" else "stopped"
+        if change := backend.allow_start(test):
+            changes["start_type"] = change
         if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
             _start_client(cfg, backend, "restart" if was == "running" else "start", activity)
-    return _result({"client": {"old": was, "new": "restarted"}}, "", test)
+        changes["client"] = {"old": was, "new": "restarted"}
+    return _result(changes, "", test)
 
 
 def enable(test=False):
@@ -634,9 +646,9 @@ def enable(test=False):
     Turn on start at boot for the client: ``systemctl enable``; ``update-rc.d`` or
     ``chkconfig`` (S links in ``/etc/rc[2-5].d``) on sysvinit; on UpStart no ``manual``
     in the job's ``.override`` (1.3 and later) or its ``start on`` stanza restored
-    (older releases); the Windows start type. Start at boot is read again afterwards;
-    a change that does not show is an error naming the command. Where the agent is not
-    installed the error says what to install.
+    (older releases); on Windows the start type Automatic. Start at boot is read again
+    afterwards; a change that does not show is an error naming the command. Where the
+    agent is not installed the error says what to install.
 
     test : False
         Report what would change, and change nothing.
@@ -655,11 +667,14 @@ def disable(test=False):
     Turn off start at boot for the client: ``systemctl disable``; ``update-rc.d`` or
     ``chkconfig`` (K links instead of S links) on sysvinit; on UpStart ``manual`` in the
     job's ``.override`` (1.3 and later) or its ``start on`` stanza commented out (older
-    releases, which have no override files); the Windows start type. The running
-    client is not stopped. Start at boot is read again afterwards; a change that does
-    not show is an error naming the command. On a minion without the agent nothing
-    starts at boot: success with no changes. A change refused part way (a read-only or
-    full file system) is undone; the error says so.
+    releases, which have no override files); on Windows the start type Manual, not
+    Disabled: a Disabled service cannot be started by anyone, the vendor's own tools
+    included, and the vendor warns that without a running AliyunService the instance
+    may not be stoppable from the ECS console (a service already Disabled counts as
+    off and is left so). The running client is not stopped. Start at boot is read
+    again afterwards; a change that does not show is an error naming the command. On a
+    minion without the agent nothing starts at boot: success with no changes. A change
+    refused part way (a read-only or full file system) is undone; the error says so.
 
     test : False
         Report what would change, and change nothing.

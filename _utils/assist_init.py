@@ -378,7 +378,7 @@ class Backend:
     the client's unit, job or script (its registration)."""
 
     name = None
-    setting = None  # the assist:lookup key that names the client's registration
+    setting = None  # the assist:lookup key that names the client's service (its unit, job or script)
     has_watchdog = True  # the watchdog exists on Linux only
     stop_warning = None
 
@@ -391,6 +391,16 @@ class Backend:
     def service(self):
         """The client's name as this init system knows it."""
         raise NotImplementedError
+
+    @property
+    def key(self):
+        """The setting that names the client's service, as messages name it."""
+        return f"assist:lookup:{self.setting}"
+
+    def service_evidence(self):
+        """How the client's name was found, for status."""
+        given = self.cfg[self.setting] != settings.DEFAULTS[self.setting]
+        return f"{'set by' if given else 'the default of'} assist:lookup:{self.setting}"
 
     def check_ready(self):
         """Raise unless the init system can act now."""
@@ -412,7 +422,7 @@ class Backend:
 
     def missing(self):
         """What a minion without the agent lacks, in words."""
-        return f"{self.registration_name()} ({self.setting}) and the client under {self.cfg['client_dir']} are missing"
+        return f"{self.registration_name()} ({self.key}) and the client under {self.cfg['client_dir']} are missing"
 
     def installation(self, pids=()):
         """Whether the agent is installed: {"installed", "registered", "incomplete"}.
@@ -424,7 +434,7 @@ class Backend:
         if found is None:
             programs = self.client_programs()
             if programs:
-                problem = f"the client {programs[-1]} is there, but {self.registration_name()} is missing ({self.setting})"
+                problem = f"the client {programs[-1]} is there, but {self.registration_name()} is missing ({self.key})"
             elif pids:
                 problem = (
                     f"client process(es) {list(pids)} run, but neither the client program "
@@ -481,6 +491,11 @@ class Backend:
         """Turn start at boot on or off; what did it (a command, or files), in words."""
         raise NotImplementedError
 
+    def allow_start(self, test):
+        """Make the client startable where start at boot being off forbids a start (made
+        only when not ``test``); the change, or None. Only Windows has such a setting."""
+        return None
+
     def client_pids(self):
         prefix = settings.host_path(self.cfg, self.cfg["client_dir"]).rstrip("/") + "/"
         return program_pids(lambda arg: arg.startswith(prefix) and arg.endswith("/aliyun-service"))
@@ -507,13 +522,96 @@ class Backend:
 
 
 class Systemd(Backend):
+    """``systemctl`` on the client's unit. Its name is found, unless set: the vendor's
+    installer calls it ``aliyun.service`` when its own systemd test passes, and
+    ``aliyun-service.service`` (from a generic template) when that test fails, as on an
+    image whose ``/bin/sh`` is dash and which lacks binutils (Debian, Ubuntu)."""
+
     name = "systemd"
-    setting = "assist:lookup:systemd_unit"
+    setting = "systemd_unit"
     # What one `systemctl show` asks: the client's state, and where its unit is and what it runs.
     PROPERTIES = "ActiveState,SubState,LoadState,FragmentPath,ExecStart"
+    VENDOR_UNITS = ("aliyun.service", "aliyun-service.service")
+    # Where systemd reads unit files, the first of a name shadowing the rest.
+    UNIT_DIRS = (
+        "/etc/systemd/system",
+        "/run/systemd/system",
+        "/usr/local/lib/systemd/system",
+        "/lib/systemd/system",
+        "/usr/lib/systemd/system",
+    )
 
     def service(self):
-        return self.cfg["systemd_unit"]
+        return self._unit()[0]
+
+    def service_evidence(self):
+        return self._unit()[1]
+
+    def _unit(self):
+        """(the client's unit, how it was found); found once per call of a verb."""
+        if self.cfg["systemd_unit"] != "auto":
+            return self.cfg["systemd_unit"], "set by assist:lookup:systemd_unit"
+        if not hasattr(self, "_found_unit"):
+            self._found_unit = self._find_unit()
+        return self._found_unit
+
+    def _find_unit(self):
+        """The one unit that is the agent's: a vendor's name, or an ExecStart that runs the
+        agent. Of several, those whose program is still there (an agent updated in place
+        leaves the unit of a version whose folder is gone); more than one is an error."""
+        files = self._unit_files()
+        runs_agent = {name: path for name, path in files.items() if self._runs_agent(path) is not None}
+        found = {name: files[name] for name in self.VENDOR_UNITS if name in files} | runs_agent
+        if len(found) > 1:
+            live = {name: path for name, path in found.items() if self._runs_agent(path) is not False}
+            found = live or found
+        if not found:
+            looked = ", ".join(self.UNIT_DIRS)
+            return self.VENDOR_UNITS[0], (
+                f"no unit of the agent found (neither {' nor '.join(self.VENDOR_UNITS)}, nor one "
+                f"whose ExecStart runs {self.cfg['client_dir']}/<version>/aliyun-service, in {looked})"
+            )
+        if len(found) > 1:
+            named = ", ".join(f"{name} ({path})" for name, path in sorted(found.items()))
+            raise CommandExecutionError(
+                f"more than one systemd unit is the agent's: {named}; set "
+                "assist:lookup:systemd_unit to the one in use; nothing was changed"
+            )
+        ((unit, path),) = found.items()
+        why = "the vendor's name" if unit in self.VENDOR_UNITS else "its ExecStart runs the agent"
+        return unit, f"found {path} ({why})"
+
+    def _unit_files(self):
+        """{unit name: the file systemd reads for it} of every *.service file."""
+        files = {}
+        for directory in self.UNIT_DIRS:
+            try:
+                names = sorted(os.listdir(settings.host_path(self.cfg, directory)))
+            except OSError:  # not there (or not readable): systemd skips it too
+                continue
+            for name in names:
+                if name.endswith(".service"):
+                    files.setdefault(name, f"{directory}/{name}")
+        return files
+
+    def _runs_agent(self, unit_file):
+        """Whether the unit's ExecStart runs the agent: True if its program is there,
+        False if gone, None when it runs something else (or cannot be read)."""
+        try:
+            with open(resolve(self.cfg["root"], unit_file), encoding="utf-8", errors="replace") as handle:
+                text = handle.read(65536)
+        except OSError:  # a dangling or masked link, or unreadable
+            return None
+        prefix = self.cfg["client_dir"].rstrip("/") + "/"
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            words = value.split()
+            if key.strip() != "ExecStart" or not words:
+                continue
+            program = words[0].lstrip("-@:+!")  # systemd's prefixes before the path
+            if program.startswith(prefix) and program.endswith("/aliyun-service"):
+                return os.path.exists(settings.host_path(self.cfg, program))
+        return None
 
     def check_ready(self):
         if not systemd_running(self.cfg["root"], self.context):
@@ -542,13 +640,15 @@ class Systemd(Backend):
         }
 
     def registration_name(self):
-        return f"the unit {self.service()}"
+        if self.cfg["systemd_unit"] != "auto":
+            return f"the unit {self.service()}"
+        return f"the agent's unit ({' or '.join(self.VENDOR_UNITS)}, or one whose ExecStart runs the agent)"
 
     def registry_dirs(self):
-        return ["/etc/systemd/system"]
+        return [self.UNIT_DIRS[0]]  # /etc/systemd/system
 
     def command(self, verb):
-        return ["systemctl", verb, self.cfg["systemd_unit"]]
+        return ["systemctl", verb, self.service()]
 
     def _show(self):
         """systemd's properties of the client's unit (PROPERTIES)."""
@@ -591,7 +691,7 @@ class Sysvinit(Backend):
     update-rc.d (Debian) or chkconfig (Red Hat) where the system has them."""
 
     name = "sysvinit"
-    setting = "assist:lookup:sysv_script"
+    setting = "sysv_script"
 
     def service(self):
         return self.cfg["sysv_script"]
@@ -608,7 +708,7 @@ class Sysvinit(Backend):
             return None
         what = f"the init script {self.cfg['sysv_script']}"
         if not os.path.isfile(script):
-            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.setting}): something else is in the way"}
+            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.key}): something else is in the way"}
         problem = None if os.access(script, os.X_OK) else f"{what} is not executable"
         return {"what": what, "text": self._read(script), "problem": problem}
 
@@ -696,7 +796,7 @@ class Upstart(Backend):
     a marker, and restored byte for byte."""
 
     name = "upstart"
-    setting = "assist:lookup:upstart_job"
+    setting = "upstart_job"
     MARKER = "#assist-salt-off# "
     OVERRIDES_SINCE = (1, 3)
 
@@ -720,7 +820,7 @@ class Upstart(Backend):
             return None
         what = f"the job {settings.system_path(self.cfg, conf)}"
         if not os.path.isfile(conf):
-            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.setting}): something else is in the way"}
+            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.key}): something else is in the way"}
         return {"what": what, "text": self._read(conf), "problem": None}
 
     def registration_name(self):
@@ -819,15 +919,27 @@ def _start_on(text):
 
 
 class Windows(Backend):
-    """Salt's own service module drives the Windows service manager."""
+    """Salt's own service module (``win_service``) drives the Windows service manager.
+
+    Start at boot is the service's start type: on is Automatic, off is Manual. Not
+    Disabled: nothing can start a Disabled service, the vendor's own tools included, and
+    the vendor warns that an instance whose AliyunService is stopped may no longer be
+    stoppable from the ECS console; Manual keeps the way back open. A service found
+    Disabled (set by hand or by another tool) counts as off too, and a start must leave
+    Disabled first (Salt's ``service.start`` would switch it to Manual silently): the
+    start does it itself and reports it in its changes.
+    """
 
     name = "windows"
-    setting = "assist:lookup:windows_service"
+    setting = "windows_service"
     has_watchdog = False
     stop_warning = (
         "AliyunService is the Cloud Assistant client. With it stopped the instance may "
         "misbehave and may no longer be stoppable from the ECS console."
     )
+    # Salt's service.status answers this string, which is true, for a missing service
+    # (Salt 3006 and later).
+    NOT_FOUND = "Not Found"
 
     def service(self):
         return self.cfg["windows_service"]
@@ -835,16 +947,23 @@ class Windows(Backend):
     def registration(self):
         if not self.funcs["service.available"](self.service()):
             return None
-        return {"what": f"the service {self.service()}", "text": "", "problem": None}
+        return {"what": f"the Windows service {self.service()}", "text": "", "problem": None}
 
     def registration_name(self):
-        return f"the service {self.service()}"
+        return f"the Windows service {self.service()}"
 
     def missing(self):
-        return f"{self.registration_name()} ({self.setting}) is missing"
+        return (
+            f"{self.registration_name()} does not exist ({self.key}); if the agent's service "
+            "has another name, set assist:lookup:windows_service to it (the vendor's is AliyunService)"
+        )
 
     def client_programs(self):
         return []  # the service manager answers for the client
+
+    def _missing(self):
+        """The service gone between two questions (deleted meanwhile)."""
+        return CommandExecutionError(f"{self.missing()}. Nothing was changed.")
 
     def _service(self, verb):
         if not self.funcs[f"service.{verb}"](self.service()):
@@ -855,13 +974,33 @@ class Windows(Backend):
         return self._service(verb)
 
     def active(self):
-        return bool(self.funcs["service.status"](self.service()))
+        found = self.funcs["service.status"](self.service())
+        if found == self.NOT_FOUND:
+            raise self._missing()
+        return found is True
 
     def enabled(self):
+        """Automatic (delayed or not); Manual and Disabled are off."""
         return bool(self.funcs["service.enabled"](self.service()))
 
     def set_enabled(self, on):
-        return self._service("enable" if on else "disable")
+        # Salt's service.enable sets any start type; its service.disable sets Disabled.
+        start_type = "auto" if on else "manual"
+        if not self.funcs["service.enable"](self.service(), start_type=start_type):
+            raise CommandExecutionError(
+                f"setting {self.service()} to start type {start_type} failed: Salt's "
+                f"service.enable start_type={start_type} returned False"
+            )
+        return f"Salt's service.enable {self.service()} start_type={start_type}"
+
+    def allow_start(self, test):
+        """A Disabled service becomes Manual, which Windows will start (start at boot
+        stays off); the change, or None."""
+        if self.funcs["service.info"](self.service())["StartType"] != "Disabled":
+            return None
+        if not test:
+            self.funcs["service.modify"](self.service(), start_type="manual")
+        return {"old": "disabled", "new": "manual"}
 
     def client_pids(self):
         return []  # the service manager answers for the client

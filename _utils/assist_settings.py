@@ -1,7 +1,7 @@
 """
 The one table of ``assist:lookup`` settings and the one check of the pillar policy.
 
-Every other place (the execution module, the grain, ``pillar.example``, the README)
+Every other place (the execution module, the grain, ``pillar.example``, docs/configuration.md)
 takes the settings and their defaults from here; a unit test holds them to it.
 """
 
@@ -25,7 +25,12 @@ SETTINGS = {
     ),
     "init_system": ("auto", "init", "auto, or systemd, upstart, sysvinit, windows"),
     "init_path": ("/sbin/init", "path", "the file read to detect the init system"),
-    "systemd_unit": ("aliyun.service", "name", "the client's systemd unit"),
+    "systemd_unit": (
+        "auto",
+        "name",
+        "the client's systemd unit; auto finds it: aliyun.service, aliyun-service.service, "
+        "or the unit whose ExecStart runs the agent",
+    ),
     "upstart_job": ("aliyun-service", "name", "the client's UpStart job"),
     "sysv_script": ("/etc/init.d/aliyun-service", "path", "the client's sysvinit script"),
     "windows_service": ("AliyunService", "name", "the client's Windows service"),

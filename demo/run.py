@@ -34,7 +34,7 @@ BIN = pathlib.Path(sys.executable).parent
 MINIONS = {"web-1": {}, "build-1": {}, "db-1": {"assist_policy": "frozen"}, "bare-1": {"assist_policy": "frozen"}}
 # Minions whose system never had the agent.
 WITHOUT_AGENT = {"bare-1"}
-# The README's configuration with a shorter beacon interval (60 s there), so that the
+# The configuration of docs/fleet.md with a shorter beacon interval (60 s there), so that the
 # demo sees the beacon act soon; the reactor's least time between two state runs on
 # one minion stays below it.
 BEACON_INTERVAL = 5

@@ -24,7 +24,9 @@ EXTENSION_FOLDERS = {
 }
 
 
-# Tests that need root besides the system tier's: sshd lets salt-ssh log in as root.
+# Tiers whose every test needs root: containers; Wine in a network namespace.
+ROOT_TIERS = {"system", "windows"}
+# Tests that need root besides those tiers': sshd lets salt-ssh log in as root.
 ROOT_TESTS = {"tests/integration/test_ssh.py"}
 # Fixtures that need root wherever they are used: a full file system is a tmpfs mounted.
 ROOT_FIXTURES = {"full_fs"}
@@ -37,7 +39,7 @@ def pytest_collection_modifyitems(items):
         path = pathlib.Path(item.fspath).relative_to(REPO).as_posix()
         tier = path.split("/")[1]
         item.add_marker(tier)
-        if tier == "system" or path in ROOT_TESTS or ROOT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if tier in ROOT_TIERS or path in ROOT_TESTS or ROOT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("root")
         if "boxes" in getattr(item, "fixturenames", ()):  # the system tier's booted containers
             item.add_marker("containers")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # What a machine needs, by part of the project, installed from Debian's packages:
 #
-#   sh tests/deps.sh build unit system ssh upstart agent bench
+#   sh tests/deps.sh build unit system ssh upstart agent wine bench
 #
 # Each part names commands (or files) and the package that brings each. Nothing is
 # installed when everything is present. As root, what is missing is installed in one
@@ -54,10 +54,18 @@ needs() {
                  # run only where `ip -o link` shows nothing but loopback
             echo "go golang-go"
             echo "ip iproute2" ;;
+        wine)    # the windows tier: Wine 8.0 (64-bit only) runs a Windows CPython, Salt's
+                 # win_service and a real service under Wine's service control manager,
+                 # in a network namespace that holds only loopback
+            echo "wine wine"
+            echo "/usr/lib/wine/wine64 wine64"
+            echo "unshare util-linux"
+            echo "nsenter util-linux"
+            echo "ip iproute2" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
             echo "strings binutils" ;;
         *)
-            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart agent bench" >&2
+            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart agent wine bench" >&2
             exit 2 ;;
     esac
 }

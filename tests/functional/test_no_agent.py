@@ -74,7 +74,8 @@ def half(tmp_path, lookup):
 def test_status_says_not_installed_and_not_running(assist, bare):
     status = assist.status()
     assert status["client"] == {
-        "service": "/etc/init.d/aliyun-service", "installed": False, "incomplete": None,
+        "service": "/etc/init.d/aliyun-service", "service_evidence": "the default of assist:lookup:sysv_script",
+        "installed": False, "incomplete": None,
         "running": False, "restart_pending": False, "enabled": False, "version": None, "pids": [],
     }
     assert status["daemon"]["installed"] is False and status["daemon"]["running"] is False

@@ -15,7 +15,7 @@ from salt.exceptions import CommandExecutionError
 from tests.functional.filesystems import read_only
 from tests.functional.test_bad_input import tree
 from tests.support import fakeagent
-from tests.support.fakeagent import holds_for
+from tests.support.fakeagent import holds_for, wait_until
 
 CYCLES = 50
 
@@ -38,7 +38,9 @@ def test_fifty_stop_start_cycles_under_a_live_watchdog(assist, agent, sandbox):
 
         started = assist.start()
         assert started["changes"] == {"client": {"old": "stopped", "new": "running"}}, cycle
-        assert agent.client_pids(), cycle
+        # Start may have seen the client as `setsid CLIENT`, about to exec Python: under
+        # load, /proc/PID/cmdline reads empty for a moment during that exec (seen here).
+        assert wait_until(agent.client_pids, timeout=5), cycle
         report = assist.status()
         assert report["client"]["running"] is True and report["client"]["pids"] == agent.client_pids(), cycle
 

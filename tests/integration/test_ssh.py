@@ -1,6 +1,5 @@
 """The product agentless: the real ``salt-ssh`` command line against a real sshd on
-127.0.0.1, with the roster and master settings the README's "Agentless (salt-ssh)"
-section gives a user.
+127.0.0.1, with the roster and master settings docs/agentless.md gives a user.
 
 The target is this machine, reached over SSH as root with a throwaway key; the module
 manages a fake agent in a sandbox root (``assist:lookup:root`` in the roster entry's
@@ -33,7 +32,7 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # _utils ("'assist' __virtual__ returned False: assist: the _utils folder ... is
 # missing"). On 3006 the helpers travel inside Salt's thin tarball instead:
 # thin_extra_mods names them, and salt-ssh imports them to pack them, so _utils is on
-# salt-ssh's PYTHONPATH. The README gives users the same two settings. The same
+# salt-ssh's PYTHONPATH. docs/agentless.md gives users the same two settings. The same
 # release's salt-ssh also hands Jinja an empty answer when a module raises, so a bad
 # pillar value is named by assist.policy, not by the failed render.
 UTILS_IN_THIN = salt.version.__saltstack_version__.info < (3007,)
@@ -78,7 +77,7 @@ def ssh_sandbox(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def roster(sshd, ssh_sandbox, tmp_path_factory):
-    """The roster file: one entry, as in the README."""
+    """The roster file: one entry, as in docs/agentless.md."""
     entry = {
         "host": "127.0.0.1",
         "port": sshd.port,

@@ -1,55 +1,62 @@
-"""The Salt extension: a wheel built from this repository, installed into a fresh
-virtualenv, gives a minion the assist module, states, grain and beacon, and a master
-the assist runners, with no file_roots."""
+"""The Salt extension installed as a user installs it, into a fresh virtualenv: the wheel
+built from this repository, or the source tree installed editable (`pip install -e .`, as
+Salt developers work). Either gives a minion the assist module, states, grain and beacon,
+and a master the assist runners, with no file_roots; the editable install serves them
+from the tree's own `_modules`, `_states`, ... folders, edits included."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import sysconfig
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.support import fakeagent, load_installed
+from tests.support.wheel import build_wheel, copy_source, fresh_virtualenv, pip_install, purelib
 from tests.unit.test_docs import PUBLIC
 
+KINDS = ("modules", "states", "grains", "utils", "runners", "beacons")
+
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    """Built from a copy of the source tree: setuptools writes build/ and *.egg-info next
-    to the sources, and an egg-info in the repository would shadow the real install."""
-    source = tmp_path_factory.mktemp("source") / "assist-salt"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "demo-work", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "bench"))
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(source)],
-        check=True,
+def wheel_install(tmp_path_factory):
+    """A fresh virtualenv holding the wheel; where each kind of module lies in it."""
+    scratch = tmp_path_factory.mktemp("wheel")
+    python = fresh_virtualenv(scratch / "venv")
+    pip_install(python, build_wheel(scratch))
+    package = Path(purelib(python)) / "saltext" / "assist"
+    return python, {kind: package / kind for kind in KINDS}
+
+
+@pytest.fixture(scope="module")
+def editable_install(tmp_path_factory):
+    """A fresh virtualenv with a copy of the source tree installed editable (the copy: an
+    editable install writes its egg-info into the tree); where each kind lies in the tree."""
+    scratch = tmp_path_factory.mktemp("editable")
+    python = fresh_virtualenv(scratch / "venv")
+    tree = copy_source(scratch)
+    pip_install(python, "--editable", tree)
+    return python, {kind: tree / f"_{kind}" for kind in KINDS}
+
+
+@pytest.fixture(params=["wheel_install", "editable_install"])
+def installed(request):
+    return request.getfixturevalue(request.param)
+
+
+def minion_config(path, tmp_path):
+    """A local minion's config: no modules in file_roots, the fake agent under its root."""
+    (tmp_path / "empty").mkdir(exist_ok=True)
+    path.write_text(
+        f"file_client: local\nroot_dir: {tmp_path / 'minion-root'}\n"
+        f"file_roots: {{base: [{tmp_path / 'empty'}]}}\n"
+        f"assist: {{lookup: {{root: {tmp_path / 'root'}, run_image_programs: true}}}}\n"
     )
-    (built,) = out.glob("saltext_assist-*.whl")
-    return built
-
-
-@pytest.fixture(scope="module")
-def fresh_python(wheel, tmp_path_factory):
-    """A new virtualenv with only the wheel installed; Salt itself comes from the test
-    virtualenv through a .pth file, so nothing is compiled again."""
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.base_prefix + "/bin/python3", "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    (venv / site / "test-venv-salt.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
-    return python
 
 
 def salt_call(python, config_dir, *args):
+    """`salt-call --local` through Salt's own command line, as the installed script runs it."""
     done = subprocess.run(
         [python, "-c", "import salt.scripts; salt.scripts.salt_call()",
          "--local", "-c", str(config_dir), "--out=json", "--retcode-passthrough", *args],
@@ -59,55 +66,55 @@ def salt_call(python, config_dir, *args):
     return json.loads(done.stdout)["local"]
 
 
-def test_the_installed_wheel_serves_module_grain_and_states_without_file_roots(fresh_python, tmp_path):
+@pytest.fixture
+def agent(tmp_path):
+    """A running fake agent on sysvinit under tmp_path/root, and a minion config for it."""
     agent = fakeagent.install(tmp_path / "root", init="sysvinit")
     try:
         agent.start()
-        conf = tmp_path / "conf"
-        conf.mkdir()
-        (tmp_path / "empty").mkdir()
-        (conf / "minion").write_text(
-            f"file_client: local\nroot_dir: {tmp_path / 'minion'}\n"
-            f"file_roots: {{base: [{tmp_path / 'empty'}]}}\n"
-            f"assist: {{lookup: {{root: {tmp_path / 'root'}, run_image_programs: true}}}}\n"
-        )
-        status = salt_call(fresh_python, conf, "assist.status")
-        assert status["client"]["running"] is True and status["daemon"]["installed"] is True
-        assert salt_call(fresh_python, conf, "grains.get", "assist_agent")["installed"] is True
-        state = salt_call(fresh_python, conf, "state.single", "assist.daemon_absent", "name=watchdog")
-        (result,) = state.values()
-        assert result["changes"] == {"daemon": {"old": "running", "new": "absent"}}
-        assert agent.daemon_pids() == [] and agent.client_pids()
-        # The user's manual, as `salt-call sys.doc assist` prints it from the package.
-        docs = salt_call(fresh_python, conf, "sys.doc", "assist")
-        assert sorted(docs) == sorted(f"assist.{name}" for name in PUBLIC)
-        assert all("CLI Example:" in doc for doc in docs.values())
+        (tmp_path / "conf").mkdir()
+        minion_config(tmp_path / "conf" / "minion", tmp_path)
+        yield agent
     finally:
         agent.cleanup()
 
 
-def test_the_installed_wheel_serves_the_beacon_and_the_runners(fresh_python, tmp_path):
+def test_the_installed_package_serves_module_grain_and_states_without_file_roots(installed, agent, tmp_path):
+    python, _ = installed
+    conf = tmp_path / "conf"
+    assert salt_call(python, conf, "assist.init_system") == "sysvinit"
+    status = salt_call(python, conf, "assist.status")
+    assert status["client"]["running"] is True and status["daemon"]["installed"] is True
+    assert salt_call(python, conf, "grains.get", "assist_agent")["installed"] is True
+    state = salt_call(python, conf, "state.single", "assist.daemon_absent", "name=watchdog")
+    (result,) = state.values()
+    assert result["changes"] == {"daemon": {"old": "running", "new": "absent"}}
+    assert agent.daemon_pids() == [] and agent.client_pids()
+    # The user's manual, as `salt-call sys.doc assist` prints it from the package.
+    docs = salt_call(python, conf, "sys.doc", "assist")
+    assert sorted(docs) == sorted(f"assist.{name}" for name in PUBLIC)
+    assert all("CLI Example:" in doc for doc in docs.values())
+
+
+def test_the_installed_package_serves_every_kind_of_module_the_beacon_and_the_runners(installed, tmp_path):
+    python, folders = installed
     agent = fakeagent.install(tmp_path / "root", init="sysvinit")
     try:
         agent.start()
         agent.daemon_path.unlink()  # the watchdog is gone: drift from the default policy
         for pid in agent.daemon_pids():
             os.kill(pid, signal.SIGKILL)
-        (tmp_path / "empty").mkdir()
-        (tmp_path / "minion").write_text(
-            f"file_client: local\nroot_dir: {tmp_path / 'minion-root'}\n"
-            f"file_roots: {{base: [{tmp_path / 'empty'}]}}\n"
-            f"assist: {{lookup: {{root: {tmp_path / 'root'}, run_image_programs: true}}}}\n"
-        )
+        minion_config(tmp_path / "minion", tmp_path)
         (tmp_path / "master").write_text(f"root_dir: {tmp_path / 'master-root'}\n")
         done = subprocess.run(
-            [fresh_python, load_installed.__file__, tmp_path / "minion", tmp_path / "master"],
+            [python, load_installed.__file__, tmp_path / "minion", tmp_path / "master"],
             capture_output=True, text=True,
         )
         assert done.returncode == 0, done.stderr
         found = json.loads(done.stdout.splitlines()[-1])
-        assert "/site-packages/saltext/assist/beacons/" in found["beacon_file"]
-        assert "/site-packages/saltext/assist/runners/" in found["runner_file"]
+        assert {kind: str(Path(file).parent) for kind, file in found["files"].items()} == {
+            kind: str(folder) for kind, folder in folders.items()
+        }
         assert found["validate"] == [True, "Valid beacon configuration"]
         (event,) = found["events"]
         assert event["tag"].endswith("/assist/drift")
@@ -115,3 +122,16 @@ def test_the_installed_wheel_serves_the_beacon_and_the_runners(fresh_python, tmp
         assert found["plan"]["error"].startswith("pillar assist_rollout:batch is 'ten'")
     finally:
         agent.cleanup()
+
+
+def test_a_module_added_to_the_working_tree_runs_without_reinstalling(editable_install, tmp_path):
+    """The editable install follows the tree: a new file in `_modules` is a new module."""
+    python, folders = editable_install
+    added = folders["modules"] / "assist_added.py"
+    added.write_text('def where():\n    return __file__\n')
+    try:
+        (tmp_path / "conf").mkdir()
+        minion_config(tmp_path / "conf" / "minion", tmp_path)
+        assert salt_call(python, tmp_path / "conf", "assist_added.where") == str(added)
+    finally:
+        added.unlink()

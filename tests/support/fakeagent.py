@@ -207,7 +207,7 @@ class _Writer:
         os.symlink(target, path)
 
 
-def _protected_files(version):
+def protected_files(version):
     """The never-delete tree, with small plausible contents."""
     return {
         f"{SHARE}/version": f"{version}\n",
@@ -223,26 +223,55 @@ def _protected_files(version):
     }
 
 
-def _install_sysvinit(w, rt):
-    """The init.d scripts and their rc links, for client and watchdog."""
+def _install_client_sysvinit(w, rt):
+    """The client's init.d script and its rc links."""
     w.file(SYSV_CLIENT, _render(
         "aliyun-service.init", CLIENT=rt["client"], PIDFILE=rt[CLIENT_PIDFILE],
         LOCKFILE=rt[CLIENT_LOCKFILE], FAULTS=rt[FAULTS_FILE]), 0o755)
-    w.file(SYSV_DAEMON, _render("assist-daemon.init", DAEMON=rt[DAEMON], PIDFILE=rt[DAEMON_PIDFILE]), 0o755)
     for level in "2345":
         w.symlink(f"etc/rc{level}.d/S50aliyun-service", "../init.d/aliyun-service")
-        w.symlink(f"etc/rc{level}.d/S51assist-daemon", "../init.d/assist-daemon")
     for level in "016":
         w.symlink(f"etc/rc{level}.d/K02aliyun-service", "../init.d/aliyun-service")
-        w.symlink(f"etc/rc{level}.d/K01assist-daemon", "../init.d/assist-daemon")
 
 
-def _install_systemd(w, rt):
-    """Both units, enabled offline the way `systemctl enable` would (absolute links)."""
+def _install_client_systemd(w, rt):
+    """The client's unit, enabled offline the way `systemctl enable` would (an absolute link)."""
     w.file(f"{UNIT_DIR}/{CLIENT_UNIT}", _render(CLIENT_UNIT, CLIENT=rt["client"]))
-    w.file(f"{UNIT_DIR}/{DAEMON_UNIT}", _render(DAEMON_UNIT, DAEMON=rt[DAEMON]))
-    for unit in (CLIENT_UNIT, DAEMON_UNIT):
-        w.symlink(f"{WANTS_DIR}/{unit}", rt[f"{UNIT_DIR}/{unit}"])
+    w.symlink(f"{WANTS_DIR}/{CLIENT_UNIT}", rt[f"{UNIT_DIR}/{CLIENT_UNIT}"])
+
+
+def _register_watchdog(w, rt, init, client_unit):
+    """The watchdog's unit, job or init script (with its rc links), registered to start at boot."""
+    if init == "sysvinit":
+        w.file(SYSV_DAEMON, _render("assist-daemon.init", DAEMON=rt[DAEMON], PIDFILE=rt[DAEMON_PIDFILE]), 0o755)
+        for level in "2345":
+            w.symlink(f"etc/rc{level}.d/S51assist-daemon", "../init.d/assist-daemon")
+        for level in "016":
+            w.symlink(f"etc/rc{level}.d/K01assist-daemon", "../init.d/assist-daemon")
+    elif init == "systemd":
+        w.file(f"{UNIT_DIR}/{DAEMON_UNIT}", _render(DAEMON_UNIT, DAEMON=rt[DAEMON], CLIENT_UNIT=client_unit))
+        w.symlink(f"{WANTS_DIR}/{DAEMON_UNIT}", rt[f"{UNIT_DIR}/{DAEMON_UNIT}"])
+    else:
+        w.file(UPSTART_DAEMON_JOB, _render("assist-daemon.conf", DAEMON=rt[DAEMON]))
+
+
+def install_watchdog(dest, *, init, runtime_root=None, python=sys.executable,
+                     client_unit=CLIENT_UNIT, restart_interval=0.1):
+    """Write only the stand-in watchdog and its registration under dest, beside an agent
+    installed otherwise (the vendor's real one: its watchdog is closed source).
+    client_unit: the systemd unit the watchdog starts when the client is down."""
+    if init not in INIT_MARKERS:
+        raise ValueError(f"init must be 'sysvinit', 'systemd' or 'upstart', not {init!r}")
+    root = PurePosixPath(runtime_root) if runtime_root else PurePosixPath(Path(dest).absolute())
+    w, rt = _Writer(Path(dest).absolute()), _RuntimePaths(root)
+    w.file(DAEMON, _render(
+        "assist_daemon.py", PYTHON=python, ROOT=str(root), INIT=init,
+        INTERVAL=float(restart_interval), DAEMON=DAEMON, DAEMON_PIDFILE=DAEMON_PIDFILE,
+        DAEMON_LOCKFILE=DAEMON_LOCKFILE, FAULTS_FILE=FAULTS_FILE,
+        SYSV_CLIENT=SYSV_CLIENT, SYSV_DAEMON=SYSV_DAEMON, CLIENT_UNIT=client_unit,
+        DAEMON_UNIT_PATH=f"{UNIT_DIR}/{DAEMON_UNIT}", DAEMON_WANTS_PATH=f"{WANTS_DIR}/{DAEMON_UNIT}",
+        UPSTART_DAEMON_JOB=UPSTART_DAEMON_JOB, INITCTL=INITCTL), 0o755)
+    _register_watchdog(w, rt, init, client_unit)
 
 
 def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
@@ -259,23 +288,15 @@ def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
         "aliyun-service.py", PYTHON=python, VERSION=version, PIDFILE=rt[CLIENT_OWN_PIDFILE]), 0o755)
     for tool in ("aliyun_assist_update", "acs-plugin-manager"):
         w.file(f"{SHARE}/{version}/{tool}", _source("plugin-tool.sh"), 0o755)
-    for rel, text in _protected_files(version).items():
+    for rel, text in protected_files(version).items():
         w.file(rel, text)
 
-    w.file(DAEMON, _render(
-        "assist_daemon.py", PYTHON=python, ROOT=str(agent.runtime_root), INIT=init,
-        INTERVAL=float(restart_interval), DAEMON=DAEMON, DAEMON_PIDFILE=DAEMON_PIDFILE,
-        DAEMON_LOCKFILE=DAEMON_LOCKFILE, FAULTS_FILE=FAULTS_FILE,
-        SYSV_CLIENT=SYSV_CLIENT, SYSV_DAEMON=SYSV_DAEMON,
-        DAEMON_UNIT_PATH=f"{UNIT_DIR}/{DAEMON_UNIT}", DAEMON_WANTS_PATH=f"{WANTS_DIR}/{DAEMON_UNIT}",
-        UPSTART_DAEMON_JOB=UPSTART_DAEMON_JOB, INITCTL=INITCTL), 0o755)
-
+    install_watchdog(agent.dest, init=init, runtime_root=str(agent.runtime_root), python=python,
+                     restart_interval=restart_interval)
     if init == "sysvinit":
-        _install_sysvinit(w, rt)
+        _install_client_sysvinit(w, rt)
     elif init == "systemd":
-        _install_systemd(w, rt)
-    else:
-        w.file(UPSTART_DAEMON_JOB, _render("assist-daemon.conf", DAEMON=rt[DAEMON]))
+        _install_client_systemd(w, rt)
     w.file(UPSTART_JOB, _render("aliyun-service.conf", CLIENT=rt["client"]))
     if init_marker:
         junk = bytes(range(256)) * 4

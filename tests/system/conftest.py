@@ -1,20 +1,25 @@
-"""System tier: the product on real init systems. systemd, sysvinit, UpStart 1.13.2 and
-UpStart 0.6.5 run as PID 1 in systemd-nspawn containers; a salt-minion runs inside each
-(the host's Python and virtualenv bind-mounted read-only) and talks to the salt-master
-on the host. systemd and sysvinit roots are built with debootstrap; UpStart is built
-from the sources in tests/system/upstart and put over a sysvinit root. The fake agent is
-installed the real way: units enabled for systemd, an init script with rc links for
-sysvinit, jobs in /etc/init for UpStart, started at boot.
+"""System tier: the product on real init systems, with the vendor's real agent.
+systemd, sysvinit, UpStart 1.13.2 and UpStart 0.6.5 run as PID 1 in systemd-nspawn
+containers; a salt-minion runs inside each (the host's Python and virtualenv
+bind-mounted read-only) and talks to the salt-master on the host through a relay
+(every container's network holds only loopback). systemd and sysvinit roots are built
+with debootstrap; UpStart is built from the sources in tests/system/upstart and put
+over a sysvinit root.
 
-Needs root, debootstrap, systemd-nspawn and UpStart's build tools (installed by `make
-test` through tests/deps.sh, as .ci/run); without them the tier fails and says what is
-missing.
+The client is the vendor's agent 2.2.3.578, built from its source
+(tests/system/agent_build.py) and installed by its own `aliyun-service --install` in
+each booted container (tests/system/vendor_agent.py). The watchdog, assist_daemon, is
+closed source: a stand-in (tests/support/agent/assist_daemon.py) takes its place,
+registered with the init system as the package registers the real one.
+
+Needs root, debootstrap, systemd-nspawn, UpStart's build tools and Go (installed by
+`make test` through tests/deps.sh, as .ci/run); without them the tier fails and says
+what is missing.
 """
 
 import concurrent.futures
 import contextlib
 import re
-import subprocess
 import sys
 import time
 
@@ -22,7 +27,7 @@ import pytest
 import yaml
 
 from tests.support import fakeagent
-from tests.system import cleanup, host, roots, upstart_build
+from tests.system import agent_build, cleanup, host, roots, upstart_build, vendor_agent
 from tests.system.container import Container, python_binds
 
 KINDS = ("systemd", "sysvinit", "upstart", "upstart-0.6.5")
@@ -37,7 +42,7 @@ MINION_CONF = "/etc/salt-test"
 
 
 def settle(seconds=2.0):
-    """Longer than the fake watchdog's restart interval (0.1 s), many times over."""
+    """Longer than the stand-in watchdog's restart interval (0.1 s), many times over."""
     time.sleep(seconds)
 
 
@@ -52,46 +57,88 @@ def reboot(*boxes):
 
 @pytest.fixture(scope="session")
 def images(tmp_path_factory):
-    """Cached root tarballs and UpStart builds, made on first use (side by side: debootstrap
-    waits on the network, the compiler on the CPU); asserts at the end that no container,
-    mount or cgroup was left behind."""
+    """Cached root tarballs, UpStart builds and the agent's build, made on first use
+    (side by side: debootstrap waits on the network, the compilers on the CPU); asserts
+    at the end that no container, mount or cgroup was left behind."""
     host.ensure_tools()
     base = tmp_path_factory.getbasetemp()
     cleanup.cleanup_stale(names=NAMES.values())
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
         tarballs = pool.submit(roots.build_roots, sorted(set(ROOT.values())))
         builds = pool.submit(upstart_build.build_upstart, sorted(set(UPSTART_RELEASE.values())))
-        made = {"roots": tarballs.result(), "upstart": builds.result()}
+        agent = pool.submit(agent_build.build_agent)
+        made = {"roots": tarballs.result(), "upstart": builds.result(), "agent": agent.result()}
     yield made
     assert cleanup.stale_leftovers(names=NAMES.values(), roots=[base]) == []
 
 
 class Box:
-    """A booted container with the fake agent and a salt-minion inside."""
+    """A booted container with the vendor's agent, the stand-in watchdog and a salt-minion."""
 
     def __init__(self, kind, root, master):
         self.kind, self.root, self.master = kind, root, master
         self.init = INIT[kind]
         self.minion_id = MINION_ID[kind]
-        # UpStart gets a network of its own (its control socket is scoped to it), with
-        # the master's ports relayed in: tests/system/relay.py.
-        ports = (master.config["ret_port"], master.config["publish_port"]) if self.init == "upstart" else ()
+        self.unit = None  # systemd: the client's unit, as the vendor's installer named it
+        ports = (master.config["ret_port"], master.config["publish_port"])
         self.container = Container(self.init, root, NAMES[kind], binds_ro=python_binds(), relay_ports=ports)
 
     def install_agent(self):
-        """The fake agent, registered with the init system to start at boot.
+        """The vendor's agent, the vendor's way (tests/system/vendor_agent.py), in the
+        booted container; then the stand-in watchdog, registered and started."""
+        self.installer_said = vendor_agent.install(self.container, self.init, UPSTART_RELEASE.get(self.kind))
+        if self.init == "systemd":
+            self.unit = self.installed_unit()
+        if self.init == "upstart":  # the job file as the vendor's installer wrote it
+            self.shipped_job = self.file(vendor_agent.UPSTART_JOB).read_bytes()
+        self.registration = self.registration_files()
+        self.install_watchdog()
+        self.start_watchdog()
 
-        On sysvinit the registration is update-rc.d's, as a package's postinst does it:
-        Debian's rc starts services in insserv's dependency order (.depend.start),
-        which links made by hand alone do not enter. On UpStart the jobs in /etc/init
-        start on runlevel [2345]."""
-        agent = fakeagent.install(self.root, init=self.init, runtime_root="/", python=sys.executable, init_marker=False)
-        if self.init == "upstart":  # the job file as the package ships it
-            self.shipped_job = (self.root / fakeagent.UPSTART_JOB).read_bytes()
-        if self.init == "sysvinit":
-            for script in ("aliyun-service", "assist-daemon"):
-                subprocess.run(["chroot", self.root, "update-rc.d", script, "defaults"], check=True, capture_output=True)
-        return agent
+    def file(self, path):
+        """A file of the container, seen from the host."""
+        return vendor_agent.inside(self.root, path)
+
+    def installed_unit(self):
+        """The one unit of the agent in /etc/systemd/system (its installer picks the name)."""
+        (unit,) = [path.name for path in self.file("/etc/systemd/system").glob("aliyun*.service")]
+        return unit
+
+    def registration_files(self):
+        """{path: bytes} of the registration and settings the agent's package left (less
+        the version file, which an update rewrites)."""
+        kept = set(fakeagent.protected_files(vendor_agent.RELEASE)) - {f"{vendor_agent.SHARE.lstrip('/')}/version"}
+        return {rel: self.file(rel).read_bytes() for rel in sorted(kept)}
+
+    def install_watchdog(self):
+        """The stand-in watchdog, registered to start at boot. On sysvinit with
+        update-rc.d, as a package's postinst does: Debian's rc starts services in
+        insserv's dependency order (.depend.start), which links made by hand alone do
+        not enter."""
+        fakeagent.install_watchdog(self.root, init=self.init, runtime_root="/", python=sys.executable,
+                                   client_unit=self.unit or fakeagent.CLIENT_UNIT)
+        if self.init == "systemd":
+            self.run("systemctl", "daemon-reload", check=True)
+        elif self.init == "upstart":
+            self.run("/sbin/initctl", "reload-configuration", check=True)
+        else:
+            self.run("update-rc.d", "assist-daemon", "defaults", check=True)
+
+    def start_watchdog(self):
+        """Start the client if it is down, then the watchdog."""
+        if not self.client_active():
+            self.run(vendor_agent.PROGRAM, "--start", check=True)
+        if self.init == "systemd":
+            self.run("systemctl", "start", "AssistDaemon.service", check=True)
+        elif self.init == "upstart":
+            self.run("/sbin/initctl", "start", "assist-daemon", check=True)
+        else:
+            self.run("/etc/init.d/assist-daemon", "start", check=True)
+
+    def put_watchdog_back(self):
+        """The watchdog installed and started again, as a reinstall of the agent's package would."""
+        self.install_watchdog()
+        self.start_watchdog()
 
     def write_minion_config(self):
         config = {
@@ -116,6 +163,9 @@ class Box:
     def start(self):
         """Boot the container and start its minion, without waiting for the minion."""
         self.container.boot()
+        self.start_minion()
+
+    def start_minion(self):
         self.run(f"{sys.prefix}/bin/salt-minion", "-c", MINION_CONF, "-d", check=True)
 
     def wait_answering(self):
@@ -133,7 +183,7 @@ class Box:
 
     def client_active(self):
         if self.init == "systemd":
-            return self.run("systemctl", "is-active", "aliyun.service").stdout.strip() == "active"
+            return self.run("systemctl", "is-active", self.unit).stdout.strip() == "active"
         if self.init == "upstart":
             return self.initctl("status", "aliyun-service").stdout.startswith("aliyun-service start/running")
         return self.run("/etc/init.d/aliyun-service", "status").returncode == 0
@@ -150,8 +200,11 @@ class Box:
         return found.group(1), int(found.group(2)) if found.group(2) else None
 
     def client_processes(self):
-        out = self.run("pgrep", "-f", "/usr/local/share/aliyun-assist/.*/aliyun-service").stdout
-        return out.split()
+        """Pids whose program is an agent under /usr/local/share/aliyun-assist, told by
+        /proc/PID/exe: a shell running /etc/init.d/aliyun-service has the name too. A
+        program whose folder was removed (an update) reads "... (deleted)"."""
+        script = 'for p in /proc/[0-9]*; do case "$(readlink "$p/exe")" in "$1"/*/aliyun-service*) echo "${p#/proc/}";; esac; done'
+        return sorted(self.run("sh", "-c", script, "sh", vendor_agent.SHARE).stdout.split(), key=int)
 
     def watchdog_processes(self):
         return self.run("pgrep", "-f", "assist-daemon/assist_daemon").stdout.split()
@@ -159,26 +212,11 @@ class Box:
     def watchdog_installed(self):
         return (self.root / "usr/local/share/assist-daemon/assist_daemon").exists()
 
-    def start_watchdog(self):
-        """Put the watchdog back (as a reinstall of the agent would) and start it."""
-        self.install_agent()
-        if self.init == "systemd":
-            self.run("systemctl", "daemon-reload", check=True)
-            self.run("systemctl", "start", "aliyun.service", "AssistDaemon.service", check=True)
-        elif self.init == "upstart":
-            self.run("/sbin/initctl", "reload-configuration", check=True)
-            if not self.client_active():
-                self.run("/sbin/initctl", "start", "aliyun-service", check=True)
-            self.run("/sbin/initctl", "start", "assist-daemon", check=True)
-        else:
-            self.run("/etc/init.d/aliyun-service", "start", check=True)
-            self.run("/etc/init.d/assist-daemon", "start", check=True)
-
-
 @pytest.fixture(scope="session")
 def boxes(images, salt_master, salt_cli, tmp_path_factory):
-    """Every container booted (one after the other), minions answering and synced. The
-    minions start while the next container boots: they take longer than a boot."""
+    """Every container booted (one after the other) with the vendor's agent installed,
+    minions answering and synced. The minions start while the next container boots:
+    they take longer than a boot."""
     booted = {}
     with contextlib.ExitStack() as stack:
         for kind in KINDS:
@@ -187,11 +225,13 @@ def boxes(images, salt_master, salt_cli, tmp_path_factory):
             stack.callback(roots.remove_root, root)
             if INIT[kind] == "upstart":
                 roots.make_upstart_root(root, images["upstart"][UPSTART_RELEASE[kind]], f"assist-{kind}")
+            vendor_agent.stage(root, images["agent"], INIT[kind])
             box = Box(kind, root, salt_master)
-            box.install_agent()
             box.write_minion_config()
             stack.callback(box.container.stop)
-            box.start()
+            box.container.boot()
+            box.install_agent()
+            box.start_minion()
             booted[kind] = box
         for box in booted.values():
             box.wait_answering()

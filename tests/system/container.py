@@ -7,9 +7,10 @@
 
 The host has no running systemd, so nspawn runs with `--register=no
 --keep-unit`. Each nspawn starts in its own cgroup (tests/system/cgroups.py).
-systemd and sysvinit containers share the host's network (their minions reach
-the master on 127.0.0.1); an UpStart container has a network of its own, with
-the master's ports relayed in (tests/system/relay.py says why).
+Every container has a network of its own that holds only loopback
+(`--private-network`): the vendor's agent inside asks Alibaba's servers when it
+can. The host ports a container needs (the salt-master's) are relayed into its
+loopback (tests/system/relay.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.system import cgroups, host, procs
+from tests.system import cgroups, host, offline, procs
 from tests.system.cleanup import cleanup_stale
 from tests.system.relay import Relay
 
@@ -70,16 +71,14 @@ class ContainerCommandError(subprocess.CalledProcessError):
 class Container:
     """One systemd-nspawn container running a real init as PID 1.
 
-    relay_ports: for UpStart, the host's loopback ports that the container
-    reaches as its own 127.0.0.1 ports (the salt-master's).
+    relay_ports: the host's loopback ports that the container reaches as its
+    own 127.0.0.1 ports (the salt-master's).
     """
 
     def __init__(self, init: str, root_dir, name: str, binds_ro=(), relay_ports=(),
                  boot_timeout: float = 90):
         if init not in INITS:
             raise ValueError("init must be one of %s, not %r" % (INITS, init))
-        if relay_ports and init != "upstart":
-            raise ValueError("only UpStart containers have a network of their own to relay into")
         self.init = init
         self.root = Path(root_dir).resolve()
         self.name = name
@@ -121,11 +120,10 @@ class Container:
                 "--console=passive", "--register=no", "--keep-unit",
                 "--resolv-conf=copy-host", "--timezone=off"]
         argv += ["--bind-ro=" + _bind_spec(b) for b in self.binds_ro]
+        argv.append("--private-network")
         if self.init == "systemd":
             argv.append("-b")
             return argv
-        if self.init == "upstart":
-            argv.append("--private-network")
         # Name /sbin/init explicitly, or nspawn would look for systemd.
         return argv + ["--kill-signal=" + KILL_SIGNAL[self.init], "/sbin/init"]
 
@@ -182,6 +180,10 @@ class Container:
         if check and proc.returncode != 0:
             raise ContainerCommandError(proc.returncode, list(argv), proc.stdout, proc.stderr)
         return proc
+
+    def interfaces(self) -> list[str]:
+        """The network interfaces of the container's namespace, as the host's `ip` sees them."""
+        return offline.interfaces(["nsenter", "-t", str(self.leader_pid), "-n"])
 
     # -- boot helpers --------------------------------------------------------
 

@@ -21,15 +21,25 @@ import sys
 
 REFUSED = 97
 
+# For the tests of the refusal: a command prefix that runs a program in a new network
+# namespace holding a veth pair besides loopback, made whatever the host's own holds.
+WITH_AN_INTERFACE = [
+    "unshare", "--net", "--", sys.executable, "-c",
+    "import os, subprocess, sys; "
+    "subprocess.run(['ip', 'link', 'add', 'extra0', 'type', 'veth', 'peer', 'name', 'extra1'], check=True); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]
+
 
 def command(argv) -> list:
     """`argv` as a command that runs it in a new network namespace, after the check."""
     return ["unshare", "--net", "--", sys.executable, os.path.abspath(__file__), "--", *argv]
 
 
-def interfaces() -> list[str]:
-    """The names of the network interfaces `ip -o link` shows in this namespace."""
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=30).stdout
+def interfaces(enter=()) -> list[str]:
+    """The names of the network interfaces `ip -o link` shows in this namespace, or in
+    the one the command prefix `enter` (nsenter ...) goes into."""
+    out = subprocess.run([*enter, "ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=30).stdout
     # "1: lo: <LOOPBACK> mtu 65536 ..."; a veth shows as "eth0@if5".
     return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line.strip()]
 

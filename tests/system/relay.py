@@ -1,11 +1,11 @@
 """Carry TCP connections from a container's private network to the host's loopback.
 
-Why an UpStart container has a network of its own: UpStart's control socket is
-the abstract Unix socket `@/com/ubuntu/upstart`, and abstract sockets belong to
-a network namespace, not to a file system. Sharing the host's network, as the
-systemd and sysvinit containers do, would let two UpStart containers (two
-releases here, or two test sessions on one machine) answer each other's
-`initctl`, silently. With `--private-network` each UpStart has its own socket.
+Why every container has a network of its own: the vendor's agent runs inside
+and asks the metadata address and Alibaba's domains when it can; a namespace
+with only loopback keeps every packet in. (UpStart needs one anyway: its control
+socket is the abstract Unix socket `@/com/ubuntu/upstart`, and abstract sockets
+belong to a network namespace, so two UpStart containers sharing the host's
+network would answer each other's `initctl`, silently.)
 
 The minion inside must still reach the salt-master, which listens on
 127.0.0.1 of the host. The relay listens on 127.0.0.1:PORT inside the

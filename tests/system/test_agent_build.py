@@ -70,20 +70,10 @@ def test_changing_the_recipe_changes_the_cache_key_so_the_next_run_builds_again(
     assert agent_build.cache_key(agent_build.AGENT, source_hash, "go version go1.21.0 linux/amd64") != key
 
 
-# A new network namespace holding a veth pair besides loopback: where the wrapper must
-# refuse, made by the test whatever the host's own namespace holds.
-WITH_AN_INTERFACE = [
-    "unshare", "--net", "--", sys.executable, "-c",
-    "import os, subprocess, sys; "
-    "subprocess.run(['ip', 'link', 'add', 'extra0', 'type', 'veth', 'peer', 'name', 'extra1'], check=True); "
-    "os.execvp(sys.argv[1], sys.argv[1:])",
-]
-
-
 def test_the_offline_wrapper_refuses_to_start_a_program_where_more_than_loopback_exists(tmp_path):
     marker = tmp_path / "ran"
     # The wrapper alone (no unshare of its own in front), where more than lo exists.
-    done = subprocess.run([*WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", "touch", str(marker)],
+    done = subprocess.run([*offline.WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", "touch", str(marker)],
                           capture_output=True, text=True, timeout=60, env=host.host_env())
     assert done.returncode == offline.REFUSED, done
     assert "refusing to run touch" in done.stderr
@@ -93,7 +83,7 @@ def test_the_offline_wrapper_refuses_to_start_a_program_where_more_than_loopback
 def test_the_build_goes_through_the_loopback_check_and_publishes_nothing_when_it_fails(tmp_path, monkeypatch):
     # The wrapper where more than lo exists: it must refuse to start go, and the build
     # must fail without a cache entry.
-    monkeypatch.setattr(offline, "command", lambda argv: [*WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", *argv])
+    monkeypatch.setattr(offline, "command", lambda argv: [*offline.WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", *argv])
     sources = tmp_path / "sources"    # an empty source tree: go never gets to read it
     sources.mkdir()
     tarball = sources / agent_build.AGENT.tarball

@@ -22,7 +22,7 @@ def starts_at_boot(box):
 
 def test_the_frozen_policy_keeps_the_client_down_across_a_reboot_and_it_still_starts_by_hand(salt_cli, boxes):
     box = boxes["upstart-0.6.5"]
-    box.start_watchdog()
+    box.put_watchdog_back()
     ret = salt_cli.run("state.highstate", minion_tgt=MINION)
     assert ret.returncode == 0, ret
     order = sorted(ret.data.values(), key=lambda s: s["__run_num__"])

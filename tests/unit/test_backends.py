@@ -8,6 +8,7 @@ a start-at-boot change writes. The real tools are exercised by tests/system.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -68,13 +69,10 @@ SYSTEMD_STOPPED = {
 
 
 @pytest.fixture
-def systemd(settings, tmp_path, configure_loader_modules, monkeypatch):
-    """A minion whose booted systemd runs the client; the watchdog lives in tmp_path
-    (the host has none) so its removal can be recorded too, and so does the folder its
-    removal changes (not this host's /etc/systemd/system)."""
-    units = tmp_path / "etc-systemd-system"
-    units.mkdir()
-    monkeypatch.setattr(assist_init.Systemd, "registry_dirs", lambda self: [str(units)])
+def systemd(settings, tmp_path, configure_loader_modules, unit_dirs):
+    """A minion whose booted systemd runs the client from the vendor's aliyun.service;
+    the watchdog lives in tmp_path (the host has none) so its removal can be recorded too,
+    and so does the folder its removal changes (unit_dirs: not this host's)."""
     daemon_dir = tmp_path / "assist-daemon"
     settings.update(
         init_system="systemd",
@@ -84,7 +82,32 @@ def systemd(settings, tmp_path, configure_loader_modules, monkeypatch):
         verify_seconds=0.2,
     )
     assist.__context__["salt.utils.systemd.booted"] = True  # salt.utils.systemd.booted's cache
+    install_unit(unit_dirs[0], "aliyun.service", install_client(tmp_path / "aliyun-assist"))
     return daemon_dir
+
+
+@pytest.fixture
+def unit_dirs(tmp_path, monkeypatch):
+    """systemd's unit folders (/etc/systemd/system first), in tmp_path: the backend finds
+    the agent's unit there, never in this host's folders."""
+    dirs = [tmp_path / "units" / name for name in ("etc", "run", "lib")]
+    monkeypatch.setattr(assist_init.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
+    return dirs
+
+
+def install_client(client_dir, version="2.2.3.578"):
+    program = client_dir / version / "aliyun-service"
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text("#!/bin/sh\n")
+    return program
+
+
+def install_unit(directory, name, program):
+    """A unit file as the vendor's installer writes it (the parts that matter)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = f"[Unit]\nConditionFileIsExecutable={program}\n\n[Service]\nExecStart={program}\nRestart=on-failure\n"
+    (directory / name).write_text(text)
+    return directory / name
 
 
 def install_watchdog(daemon_dir):
@@ -96,8 +119,8 @@ def install_watchdog(daemon_dir):
 def test_systemd_status_asks_systemctl_twice(systemd, record):
     recorder = record(SYSTEMD_ACTIVE)
     status = assist.status()
-    assert status["client"] | {"version": None} == {
-        "service": "aliyun.service", "installed": True, "incomplete": None,
+    assert status["client"] | {"version": None, "service_evidence": None} == {
+        "service": "aliyun.service", "service_evidence": None, "installed": True, "incomplete": None,
         "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": [],
     }
     assert recorder.commands() == [
@@ -206,6 +229,87 @@ def test_systemd_a_start_at_boot_change_that_did_not_take_is_an_error_naming_the
         "but systemd still says start at boot is on",
     ):
         assist.disable()
+
+
+def test_systemd_a_unit_set_by_name_that_systemd_does_not_know_is_said_with_the_setting(systemd, settings, record, tmp_path):
+    # The client program is there (the fixture's), the unit named in the setting is not.
+    settings["systemd_unit"] = "aliyun-assist.service"
+    record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
+    program = tmp_path / "aliyun-assist" / "2.2.3.578" / "aliyun-service"
+    assert assist.status()["client"]["incomplete"] == (
+        f"the client {program} is there, but the unit aliyun-assist.service is missing (assist:lookup:systemd_unit)"
+    )
+
+
+# The agent's unit, found: the vendor's installer writes aliyun.service or, where its own
+# systemd test fails (/bin/sh is dash, no binutils), aliyun-service.service.
+
+
+def test_systemd_finds_the_unit_the_installer_wrote_under_dash(systemd, unit_dirs, record):
+    (unit_dirs[0] / "aliyun.service").rename(unit_dirs[0] / "aliyun-service.service")
+    recorder = record(SYSTEMD_ACTIVE, after={("systemctl", "stop"): SYSTEMD_STOPPED})
+    client = assist.status()["client"]
+    assert client["service"] == "aliyun-service.service"
+    assert client["service_evidence"] == f"found {unit_dirs[0]}/aliyun-service.service (the vendor's name)"
+    assert recorder.commands()[0] == SHOW.replace("aliyun.service", "aliyun-service.service")
+    assist.stop()
+    assert "systemctl stop aliyun-service.service" in recorder.commands()
+
+
+def test_systemd_finds_a_unit_of_another_name_by_its_exec_start(systemd, unit_dirs, tmp_path, record):
+    (unit_dirs[0] / "aliyun.service").unlink()
+    install_unit(unit_dirs[2], "cloud-assistant.service", tmp_path / "aliyun-assist" / "2.2.3.578" / "aliyun-service")
+    install_unit(unit_dirs[2], "other.service", tmp_path / "elsewhere" / "aliyun-service")
+    record(SYSTEMD_ACTIVE)
+    client = assist.status()["client"]
+    assert (client["service"], client["service_evidence"]) == (
+        "cloud-assistant.service", f"found {unit_dirs[2]}/cloud-assistant.service (its ExecStart runs the agent)"
+    )
+
+
+def test_systemd_of_two_units_takes_the_one_whose_program_is_there(systemd, unit_dirs, tmp_path, record):
+    """An agent updated in place: the old version's unit is left, its folder is gone."""
+    install_unit(unit_dirs[0], "aliyun-service.service", tmp_path / "aliyun-assist" / "2.2.2.100" / "aliyun-service")
+    record(SYSTEMD_ACTIVE)
+    assert assist.status()["client"]["service"] == "aliyun.service"
+
+
+def test_systemd_two_units_of_the_agent_are_an_error_that_runs_nothing(systemd, unit_dirs, tmp_path, record):
+    install_unit(unit_dirs[1], "aliyun-service.service", install_client(tmp_path / "aliyun-assist", "2.2.2.100"))
+    recorder = record(SYSTEMD_ACTIVE)
+    with pytest.raises(CommandExecutionError) as error:
+        assist.stop()
+    assert str(error.value) == (
+        f"more than one systemd unit is the agent's: aliyun-service.service ({unit_dirs[1]}/aliyun-service.service), "
+        f"aliyun.service ({unit_dirs[0]}/aliyun.service); set assist:lookup:systemd_unit to the one in use; "
+        "nothing was changed"
+    )
+    assert recorder.commands() == []
+
+
+def test_systemd_a_unit_in_etc_shadows_the_same_name_elsewhere(systemd, unit_dirs, tmp_path, record):
+    install_unit(unit_dirs[2], "aliyun.service", tmp_path / "aliyun-assist" / "gone" / "aliyun-service")
+    record(SYSTEMD_ACTIVE)
+    assert assist.status()["client"]["service_evidence"] == f"found {unit_dirs[0]}/aliyun.service (the vendor's name)"
+
+
+def test_systemd_without_a_unit_of_the_agent_says_where_it_looked(systemd, unit_dirs, record, tmp_path):
+    (unit_dirs[0] / "aliyun.service").unlink()
+    record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
+    client = assist.status()["client"]
+    assert client["service_evidence"].startswith("no unit of the agent found (neither aliyun.service nor aliyun-service.service")
+    # The fixture's client program is there: half an agent.
+    assert client["incomplete"] == (
+        f"the client {tmp_path}/aliyun-assist/2.2.3.578/aliyun-service is there, but the agent's unit (aliyun.service or "
+        "aliyun-service.service, or one whose ExecStart runs the agent) is missing (assist:lookup:systemd_unit)"
+    )
+
+
+def test_systemd_a_unit_set_in_the_settings_is_taken_as_it_is(systemd, settings, record):
+    settings["systemd_unit"] = "my-agent.service"
+    recorder = record(SYSTEMD_ACTIVE)
+    assert assist.status()["client"]["service_evidence"] == "set by assist:lookup:systemd_unit"
+    assert recorder.commands()[0].startswith("systemctl show my-agent.service ")
 
 
 def test_systemd_in_an_image_refuses_to_act(settings, tmp_path, record):
@@ -569,19 +673,34 @@ def client_program(client_dir, version="2.2.3.578"):
     return client_dir / version / "aliyun-service"
 
 
-def test_systemd_without_the_agent_status_says_not_installed_from_one_question(systemd, record):
+# The agent's unit, as systemd and the backend see it when none is installed.
+NO_UNIT = (
+    "the agent's unit (aliyun.service or aliyun-service.service, or one whose ExecStart runs the agent) "
+    "(assist:lookup:systemd_unit)"
+)
+
+
+@pytest.fixture
+def no_agent(systemd, unit_dirs, tmp_path):
+    """The systemd fixture's minion with the agent uninstalled: no unit file, no client."""
+    (unit_dirs[0] / "aliyun.service").unlink()
+    shutil.rmtree(tmp_path / "aliyun-assist")
+    return systemd
+
+
+def test_systemd_without_the_agent_status_says_not_installed_from_one_question(no_agent, record):
     recorder = record(SYSTEMD_NO_UNIT)
-    assert assist.status()["client"] == {
-        "service": "aliyun.service", "installed": False, "incomplete": None,
+    assert assist.status()["client"] | {"service_evidence": None} == {
+        "service": "aliyun.service", "service_evidence": None, "installed": False, "incomplete": None,
         "running": False, "restart_pending": False, "enabled": False, "version": None, "pids": [],
     }
     assert assist.is_running() is False
     assert recorder.commands() == [SHOW, SHOW]
 
 
-def test_systemd_without_the_agent_stop_disable_and_remove_daemon_succeed_and_run_nothing(systemd, record):
+def test_systemd_without_the_agent_stop_disable_and_remove_daemon_succeed_and_run_nothing(no_agent, record):
     recorder = record(SYSTEMD_NO_UNIT)
-    why = "The agent is not installed (the unit aliyun.service (assist:lookup:systemd_unit) and the client under {} are missing)"
+    why = f"The agent is not installed ({NO_UNIT} and the client under {{}} are missing)"
     client_dir = assist._settings()["client_dir"]
     assert assist.stop(disable=True) == {"comment": why.format(client_dir) + ": no client to stop", "changes": {}}
     assert assist.disable() == {"comment": why.format(client_dir) + ": nothing starts at boot", "changes": {}}
@@ -593,29 +712,29 @@ def test_systemd_without_the_agent_stop_disable_and_remove_daemon_succeed_and_ru
     "verb, step",
     [("start", "starting the client"), ("restart", "restarting the client"), ("enable", "turning start at boot on")],
 )
-def test_systemd_without_the_agent_start_restart_and_enable_fail_naming_the_unit_and_the_package(systemd, record, verb, step):
+def test_systemd_without_the_agent_start_restart_and_enable_fail_naming_the_unit_and_the_package(no_agent, record, verb, step):
     recorder = record(SYSTEMD_NO_UNIT)
     with pytest.raises(
         CommandExecutionError,
-        match=rf"^{step} failed: the Cloud Assistant agent is not installed: the unit aliyun.service "
-        r"\(assist:lookup:systemd_unit\) and the client under \S+ are missing. Install the Cloud Assistant agent "
+        match=rf"^{step} failed: the Cloud Assistant agent is not installed: {re.escape(NO_UNIT)} "
+        r"and the client under \S+ are missing. Install the Cloud Assistant agent "
         r"\(the package aliyun-assist on Debian and Ubuntu, aliyun_assist on RHEL, .*Nothing was changed.$",
     ):
         getattr(assist, verb)()
     assert recorder.commands() == [SHOW]
 
 
-def test_systemd_stop_removes_a_watchdog_left_without_its_client(systemd, record):
-    install_watchdog(systemd)
+def test_systemd_stop_removes_a_watchdog_left_without_its_client(no_agent, record):
+    install_watchdog(no_agent)
     recorder = record(SYSTEMD_NO_UNIT)
     ret = assist.stop()
     assert ret["changes"] == {"daemon": {"old": "installed", "new": "absent"}}
-    assert ret["comment"].startswith("Removed the watchdog. The agent is not installed (the unit aliyun.service")
+    assert ret["comment"].startswith(f"Removed the watchdog. The agent is not installed ({NO_UNIT}")
     assert recorder.commands() == [SHOW, "assist_daemon --stop", "assist_daemon --delete"]
-    assert not systemd.exists()
+    assert not no_agent.exists()
 
 
-def test_systemd_audit_without_the_agent_meets_a_dead_policy_and_drifts_from_a_running_one(systemd, record):
+def test_systemd_audit_without_the_agent_meets_a_dead_policy_and_drifts_from_a_running_one(no_agent, record):
     record(SYSTEMD_NO_UNIT)
     assist.__pillar__["assist"] = {"client": "dead", "daemon": "absent", "enable": False}
     audit = assist.audit()
@@ -628,6 +747,7 @@ def test_systemd_audit_without_the_agent_meets_a_dead_policy_and_drifts_from_a_r
 
 def test_systemd_a_unit_whose_program_is_gone_is_said_with_both_paths_and_no_verb_acts(systemd, record, tmp_path):
     program = client_program(tmp_path / "aliyun-assist")
+    program.unlink()
     recorder = record(systemd_unit_running(program))
     words = f"the unit aliyun.service (/etc/systemd/system/aliyun.service) runs {program}, which is missing"
     client = assist.status()["client"]
@@ -639,10 +759,9 @@ def test_systemd_a_unit_whose_program_is_gone_is_said_with_both_paths_and_no_ver
     assert not [c for c in recorder.commands() if c.split()[1] in ("start", "stop", "restart", "disable")]
 
 
-def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_setting(systemd, record, tmp_path):
+def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_setting(systemd, settings, record, tmp_path):
+    settings["systemd_unit"] = "aliyun.service"  # named: systemd knows no such unit
     program = client_program(tmp_path / "aliyun-assist")
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\n")
     record(SYSTEMD_NO_UNIT)
     assert assist.status()["client"]["incomplete"] == (
         f"the client {program} is there, but the unit aliyun.service is missing (assist:lookup:systemd_unit)"
@@ -653,8 +772,6 @@ def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_set
 
 def test_systemd_a_unit_and_the_program_it_runs_are_an_agent_installed(systemd, record, tmp_path):
     program = client_program(tmp_path / "aliyun-assist")
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\n")
     record(systemd_unit_running(program))
     assert (assist.status()["client"]["installed"], assist.status()["client"]["incomplete"]) == (True, None)
 

@@ -1,10 +1,13 @@
-"""`salt '*' sys.doc assist` is the user's manual: every public function has an example."""
+"""`salt '*' sys.doc assist` is the user's manual: every public function has an example;
+the Using page's table of functions is the module's."""
 
+import ast
 import inspect
 import re
 
 import pytest
 
+from tests.conftest import REPO
 from tests.unit.conftest import assist
 
 PUBLIC = [
@@ -27,3 +30,22 @@ def test_every_public_function_has_a_cli_example_calling_itself(name):
     assert "CLI Example:" in doc
     example = doc.split("CLI Example:", 1)[1]
     assert re.search(rf"salt '\*' assist\.{name}\b", example), example
+
+
+def test_the_using_page_lists_every_public_function_with_its_defaults():
+    table = (REPO / "docs" / "using.md").read_text().split("## Execution module `assist`", 1)[1].split("\n\n| init |", 1)[0]
+    shown = dict(re.findall(r"`(\w+)\(([^)]*)\)`", table))
+    assert sorted(shown) == sorted(PUBLIC)
+    for name, arguments in shown.items():
+        defaults = {param.name: param.default for param in inspect.signature(getattr(assist, name)).parameters.values()}
+        for argument in filter(None, arguments.split(", ")):
+            key, value = argument.split("=")
+            assert defaults[key] == ast.literal_eval(value), (name, key)
+
+
+def test_the_readmes_links_lead_to_files_of_the_repository():
+    """On a forge the README is the front page; its links to the pages are relative paths
+    (the docs build checks the pages' own links, and the README's up to its list)."""
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", (REPO / "README.md").read_text())
+    assert "docs/using.md" in links and "CHANGELOG.md" in links
+    assert [link for link in links if "://" not in link and not (REPO / link).is_file()] == []

@@ -19,7 +19,7 @@ def test_defaults_are_the_vendors_paths(settings):
     cfg = assist._settings()
     assert cfg["daemon_path"] == "/usr/local/share/assist-daemon/assist_daemon"
     assert cfg["daemon_dir"] == "/usr/local/share/assist-daemon"
-    assert cfg["systemd_unit"] == "aliyun.service"
+    assert cfg["systemd_unit"] == "auto"  # found: aliyun.service or aliyun-service.service
     assert cfg["sysv_script"] == "/etc/init.d/aliyun-service"
 
 
@@ -135,10 +135,23 @@ def test_pillar_example_shows_every_setting_with_its_default():
     assert example["assist"]["lookup"] == assist_settings.DEFAULTS
 
 
-def test_the_readme_lists_every_setting_with_its_default():
-    rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", (REPO / "README.md").read_text(), re.M)
+def test_the_configuration_page_lists_every_setting_with_its_default():
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", (REPO / "docs" / "configuration.md").read_text(), re.M)
     shown = {key: yaml.safe_load(default) for key, default in rows if key in assist_settings.SETTINGS or key.endswith("_seconds")}
     assert shown == assist_settings.DEFAULTS
+
+
+def shown_values(cell):
+    """A cell of the policy page's table as values: `running` is "running", `true` is True,
+    "left out" is None."""
+    values = [yaml.safe_load(value) for value in re.findall(r"`([^`]*)`", cell)]
+    return values + [None] * ("left out" in cell)
+
+
+def test_the_policy_page_lists_every_key_its_values_and_default():
+    rows = re.findall(r"^\| `assist:(\w+)` \| (.*) \| (.*) \|$", (REPO / "docs" / "policy.md").read_text(), re.M)
+    shown = {key: (shown_values(values), shown_values(default)) for key, values, default in rows}
+    assert shown == {key: (list(allowed), [default]) for key, (default, allowed, _) in assist_settings.POLICY.items()}
 
 
 def test_pillar_example_shows_the_policys_keys_and_they_pass_the_check():

@@ -1,7 +1,10 @@
 """Windows: the client is the service AliyunService, driven through Salt's service.*.
 
-These use test doubles of service.* because no Windows service manager runs here; they
-check the module's decisions (what it calls, what it reports), not Windows itself.
+These use doubles of Salt's win_service (no Windows here): they check the module's
+decisions (what it calls, what it reports). The doubles answer as the real module does:
+RECORDED holds what Salt 3007.16's win_service answered under Wine's service control
+manager, and the windows tier (tests/windows/test_service.py) asks the real module the
+same questions and holds it to this table, so a double that drifts from Salt fails there.
 """
 
 from unittest import mock
@@ -11,29 +14,121 @@ from salt.exceptions import CommandExecutionError
 
 from tests.unit.conftest import assist
 
+# (call, how the service is before it, what Salt's win_service answered): the answer,
+# or ("error", message) for a CommandExecutionError. States: "missing", or
+# (running, start type).
+RECORDED = [
+    (("service.status", "NoSuchService"), "missing", "Not Found"),
+    (("service.available", "NoSuchService"), "missing", False),
+    (("service.enabled", "NoSuchService"), "missing", ("error", "Failed To Open NoSuchService: Service does not exist.")),
+    (("service.start", "NoSuchService"), "missing", ("error", "Failed To Open NoSuchService: Service does not exist.")),
+    (("service.stop", "NoSuchService"), "missing", ("error", "Failed To Stop NoSuchService: Service does not exist.")),
+    (("service.status", "AliyunService"), (True, "Auto"), True),
+    (("service.status", "AliyunService"), (False, "Auto"), False),
+    (("service.available", "AliyunService"), (False, "Auto"), True),
+    (("service.enabled", "AliyunService"), (False, "Auto"), True),
+    (("service.enabled", "AliyunService"), (False, "Manual"), False),
+    (("service.enabled", "AliyunService"), (False, "Disabled"), False),
+    (("service.disabled", "AliyunService"), (False, "Manual"), True),
+    (("service.disable", "AliyunService"), (False, "Auto"), True),
+    (("service.enable", "AliyunService", "start_type=manual"), (False, "Auto"), True),
+    (("service.start", "AliyunService"), (False, "Disabled"), True),
+    (("service.stop", "AliyunService"), (False, "Manual"), True),
+]
+# What those calls left behind, where they changed something: (running, start type).
+RECORDED_AFTER = {
+    ("service.disable", "AliyunService"): (False, "Disabled"),
+    ("service.enable", "AliyunService", "start_type=manual"): (False, "Manual"),
+    # Salt's service.start switches a Disabled service to Manual before it starts it.
+    ("service.start", "AliyunService"): (True, "Manual"),
+}
+
 
 class FakeServices:
-    """A tiny stand-in for Windows' service control manager."""
+    """Salt's win_service over a stand-in service manager with one service in it."""
 
-    def __init__(self, running=True, enabled=True, installed=True):
-        self.running, self.enabled, self.installed, self.calls = running, enabled, installed, []
+    def __init__(self, running=True, start_type="Auto", exists=True, name="AliyunService"):
+        self.running, self.start_type, self.exists, self.name = running, start_type, exists, name
+        self.calls = []
+
+    def _open(self, name, failure="Failed To Open"):
+        if not self.exists or name != self.name:
+            raise CommandExecutionError(f"{failure} {name}: Service does not exist.")
+
+    def status(self, name):
+        return self.running if self.exists and name == self.name else "Not Found"
+
+    def available(self, name):
+        return self.exists and name == self.name
+
+    def info(self, name):
+        self._open(name)
+        return {"StartType": self.start_type, "Status": "Running" if self.running else "Stopped"}
+
+    def enabled(self, name):
+        return self.info(name)["StartType"] == "Auto"
+
+    def disabled(self, name):
+        return not self.enabled(name)
+
+    def modify(self, name, start_type=None):
+        self._open(name)
+        self.calls.append(("modify", start_type))
+        self.start_type = start_type.capitalize()
+        return {"StartType": self.start_type}
+
+    def enable(self, name, start_type="auto"):
+        self.modify(name, start_type=start_type)
+        return self.start_type.lower() == start_type.lower()
+
+    def disable(self, name):
+        self.modify(name, start_type="disabled")
+        return True
+
+    def start(self, name):
+        if self.info(name)["StartType"] == "Disabled":  # as Salt does: Manual first
+            self.modify(name, start_type="manual")
+        self.calls.append(("start", name))
+        self.running = True
+        return True
+
+    def stop(self, name):
+        self._open(name, "Failed To Stop")
+        self.calls.append(("stop", name))
+        self.running = False
+        return True
+
+    def restart(self, name):
+        return self.stop(name) and self.start(name)
 
     def functions(self):
-        def act(name, attr, value):
-            self.calls.append((name, attr, value))
-            setattr(self, attr, value)
-            return True
+        verbs = ("status", "available", "info", "enabled", "disabled", "modify", "enable", "disable", "start", "stop", "restart")
+        return {f"service.{verb}": getattr(self, verb) for verb in verbs}
 
-        return {
-            "service.available": lambda name: self.installed,
-            "service.status": lambda name: self.running,
-            "service.enabled": lambda name: self.enabled,
-            "service.stop": lambda name: act(name, "running", False),
-            "service.start": lambda name: act(name, "running", True),
-            "service.restart": lambda name: act(name, "running", True),
-            "service.enable": lambda name: act(name, "enabled", True),
-            "service.disable": lambda name: act(name, "enabled", False),
-        }
+
+def call(functions, args):
+    """One RECORDED call: its answer, or ("error", message)."""
+    name, *rest = args
+    kwargs = dict(arg.split("=", 1) for arg in rest if "=" in arg)
+    try:
+        return functions[name](*[arg for arg in rest if "=" not in arg], **kwargs)
+    except CommandExecutionError as exc:
+        return ("error", str(exc))
+
+
+def double_in(state):
+    if state == "missing":
+        return FakeServices(exists=False)
+    running, start_type = state
+    return FakeServices(running=running, start_type=start_type)
+
+
+@pytest.mark.parametrize("args, state, answer", RECORDED, ids=[" ".join(args) for args, _, _ in RECORDED])
+def test_the_doubles_answer_as_salts_win_service_did(args, state, answer):
+    services = double_in(state)
+    assert call(services.functions(), args) == answer
+    if tuple(args) in RECORDED_AFTER:
+        assert (services.running, services.start_type) == RECORDED_AFTER[tuple(args)]
 
 
 @pytest.fixture
@@ -70,7 +165,7 @@ def test_status_reports_the_windows_service_and_no_watchdog(services):
 
 def test_stop_stops_the_service_and_carries_the_vendors_warning(services):
     ret = assist.stop()
-    assert services.calls == [("AliyunService", "running", False)]
+    assert services.calls == [("stop", "AliyunService")]
     assert ret["changes"] == {"client": {"old": "running", "new": "stopped"}}
     assert "may no longer be stoppable from the ECS console" in ret["warning"]
 
@@ -81,17 +176,88 @@ def test_stop_when_stopped_changes_nothing(services):
     assert ret["changes"] == {} and services.calls == []
 
 
-def test_stop_with_disable_turns_off_start_at_boot(services):
+def test_start_at_boot_off_is_manual_not_disabled(services):
+    """Disabled would keep anything, the vendor's tools included, from starting it."""
     ret = assist.stop(disable=True)
-    assert services.enabled is False
+    assert services.start_type == "Manual"
     assert ret["changes"]["enabled"] == {"old": True, "new": False}
 
 
+def test_a_disabled_service_counts_as_off_and_disable_leaves_it(services):
+    services.start_type = "Disabled"
+    assert assist.status()["client"]["enabled"] is False
+    assert assist.disable()["changes"] == {}
+    assert services.start_type == "Disabled" and services.calls == []
+
+
 def test_start_and_enable(services):
-    services.running, services.enabled = False, False
+    services.running, services.start_type = False, "Manual"
     ret = assist.start(enable=True)
-    assert services.running and services.enabled
+    assert services.running and services.start_type == "Auto"
     assert set(ret["changes"]) == {"client", "enabled"}
+
+
+def test_start_after_disable_keeps_start_at_boot_off(services):
+    assist.stop(disable=True)
+    ret = assist.start()
+    assert services.running and services.start_type == "Manual"
+    assert ret["changes"] == {"client": {"old": "stopped", "new": "running"}}
+
+
+@pytest.mark.parametrize("verb", ["start", "restart"])
+def test_starting_a_disabled_service_sets_manual_and_says_so(services, verb):
+    """Windows starts no Disabled service; Salt's service.start would switch it to
+    Manual without a word. The module does it itself and reports it."""
+    services.running, services.start_type = False, "Disabled"
+    ret = getattr(assist, verb)()
+    assert services.running and services.start_type == "Manual"
+    assert ret["changes"]["start_type"] == {"old": "disabled", "new": "manual"}
+    assert "Disabled to Manual" in ret["comment"]
+
+
+def test_start_of_a_disabled_service_in_test_mode_predicts_and_changes_nothing(services):
+    services.running, services.start_type = False, "Disabled"
+    ret = assist.start(test=True)
+    assert ret["changes"]["start_type"] == {"old": "disabled", "new": "manual"}
+    assert services.start_type == "Disabled" and services.calls == []
+
+
+MISSING = (
+    "the Windows service AliyunService does not exist (assist:lookup:windows_service); if the agent's service has "
+    "another name, set assist:lookup:windows_service to it (the vendor's is AliyunService)"
+)
+
+
+@pytest.mark.parametrize("verb, step", [("start", "starting the client"), ("restart", "restarting the client"), ("enable", "turning start at boot on")])
+def test_without_the_service_start_restart_and_enable_fail_naming_the_setting_and_what_to_install(services, verb, step):
+    """Salt's service.status answers "Not Found" for it: a true string, never running."""
+    services.exists = False
+    with pytest.raises(CommandExecutionError) as raised:
+        getattr(assist, verb)()
+    assert str(raised.value).startswith(f"{step} failed: the Cloud Assistant agent is not installed: {MISSING}. Install")
+    assert str(raised.value).endswith("Nothing was changed.")
+    assert services.calls == []
+
+
+def test_without_the_service_the_agent_is_not_installed_and_what_needs_none_succeeds(services):
+    services.exists = False
+    client = assist.status()["client"]
+    assert (client["installed"], client["incomplete"], client["running"], client["enabled"]) == (False, None, False, False)
+    assert assist.is_running() is False
+    # Nothing is stopped, so there is no warning to give.
+    assert assist.stop() == {"comment": f"The agent is not installed ({MISSING}): no client to stop", "changes": {}}
+    assert assist.disable() == {"comment": f"The agent is not installed ({MISSING}): nothing starts at boot", "changes": {}}
+    assist.__pillar__["assist"] = {"client": "dead", "daemon": "absent", "enable": False}
+    assert assist.audit()["result"] is True and assist.audit()["agent"]["client"] == "not installed"
+    assert services.calls == []
+
+
+def test_a_service_gone_after_the_check_is_not_running(services, configure_loader_modules):
+    """Between service.available and service.status (deleted meanwhile)."""
+    assist.__salt__["service.available"] = lambda name: True
+    services.exists = False
+    with pytest.raises(CommandExecutionError, match="AliyunService does not exist"):
+        assist.is_running()
 
 
 def test_a_failing_service_call_is_an_error(services, configure_loader_modules):
@@ -99,17 +265,3 @@ def test_a_failing_service_call_is_an_error(services, configure_loader_modules):
     with pytest.raises(CommandExecutionError, match="stopping AliyunService failed: Salt's service.stop returned False"):
         assist.stop()
 
-
-def test_without_the_service_the_agent_is_not_installed_and_start_names_what_to_install(services):
-    services.installed = False
-    client = assist.status()["client"]
-    assert (client["installed"], client["incomplete"], client["running"], client["enabled"]) == (False, None, False, False)
-    # Nothing is stopped, so there is no warning to give.
-    assert assist.stop() == {
-        "comment": "The agent is not installed (the service AliyunService (assist:lookup:windows_service) is missing): "
-        "no client to stop",
-        "changes": {},
-    }
-    with pytest.raises(CommandExecutionError, match=r"starting the client failed: the Cloud Assistant agent is not installed: the service AliyunService"):
-        assist.start()
-    assert services.calls == []

@@ -1,7 +1,7 @@
 """Fleet operations through a real salt-master and salt-minions: the report runner, the
 beacon and reactor, the rollout orchestration.
 
-A master of their own, configured as the README tells an operator: the reactor for the
+A master of their own, configured as docs/fleet.md tells an operator: the reactor for the
 assist beacon, the runners synced from file_roots (salt-run saltutil.sync_runners). Its
 pillar is the repository's, plus one group with a broken policy (a minion whose audit
 fails). Minions and their pillar group:
@@ -31,7 +31,7 @@ MINIONS = {
 WATCHED = "watch-2"
 BEACON_INTERVAL = 2
 # The least time between two state runs the reactor starts on one minion (the master's
-# assist_enforce_interval); below the beacon's interval, as the README says.
+# assist_enforce_interval); below the beacon's interval, as docs/fleet.md says.
 ENFORCE_INTERVAL = 1.5
 # Seconds the master's events may take to reach the test's event listener.
 EVENTS_ARRIVE = 2

@@ -26,7 +26,7 @@ PUT_BACK_WITHIN = BEACON_INTERVAL + 20
 
 @pytest.fixture(scope="module")
 def watched(fleet_master, fleet_roots, fleet_cli):
-    """watch-2, frozen, with the beacon as the README configures it (a shorter
+    """watch-2, frozen, with the beacon as docs/fleet.md configures it (a shorter
     interval); paused before the assist modules arrive, so each test says when the
     beacon starts looking."""
     overrides = minion_overrides(

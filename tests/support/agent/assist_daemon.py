@@ -19,6 +19,7 @@ import time
 ROOT = "@ROOT@"  # "/" in a container; the sandbox directory on the host
 INIT = "@INIT@"  # "sysvinit", "systemd" or "upstart"
 INTERVAL = "@INTERVAL@"  # installed as a number: seconds between two looks at the client
+CLIENT_UNIT = "@CLIENT_UNIT@"  # the client's systemd unit (the vendor's installer picks its name)
 
 
 def path(rel):
@@ -104,7 +105,7 @@ def output(cmd):
 
 def client_running():
     if INIT == "systemd":
-        return run(["systemctl", "is-active", "--quiet", "aliyun.service"]) == 0
+        return run(["systemctl", "is-active", "--quiet", CLIENT_UNIT]) == 0
     if INIT == "upstart":  # "aliyun-service start/running, process 42"
         return " start/" in output([INITCTL, "status", "aliyun-service"])
     return run([SYSV_CLIENT, "status"]) == 0
@@ -112,7 +113,7 @@ def client_running():
 
 def start_client():
     if INIT == "systemd":
-        run(["systemctl", "start", "aliyun.service"])
+        run(["systemctl", "start", CLIENT_UNIT])
     elif INIT == "upstart":
         run([INITCTL, "start", "aliyun-service"])
     else:

@@ -1,0 +1,5 @@
+"""The beacon ``assist``: drift events from each minion.
+
+This file makes the folder the package ``saltext.assist.beacons``, which an editable install
+(``pip install -e .``) can only map as a regular package. Salt's loader skips it, as every
+file whose name starts with ``_``."""

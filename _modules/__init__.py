@@ -1,0 +1,5 @@
+"""The execution module ``assist``: the operator's verbs.
+
+This file makes the folder the package ``saltext.assist.modules``, which an editable install
+(``pip install -e .``) can only map as a regular package. Salt's loader skips it, as every
+file whose name starts with ``_``."""

@@ -1,0 +1,5 @@
+"""The helpers the modules import: settings, init systems, the watchdog.
+
+This file makes the folder the package ``saltext.assist.utils``, which an editable install
+(``pip install -e .``) can only map as a regular package. Salt's loader skips it, as every
+file whose name starts with ``_``."""
