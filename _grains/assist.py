@@ -11,7 +11,11 @@ Files are read, no command is run (so UpStart is known by its ``/sbin/init`` onl
 Grains load before pillar, so only the minion config's ``assist:lookup`` is honoured.
 """
 
+import logging
+
 from salt.exceptions import CommandExecutionError
+
+log = logging.getLogger(__name__)
 
 try:  # installed as a Salt extension (pip)
     from saltext.assist.utils import assist_init, assist_settings
@@ -39,5 +43,6 @@ def assist_agent():
     except CommandExecutionError:
         found = None
     system = found["system"] if found else None
+    log.debug("assist grain: init system %s (%s)", system, found["evidence"] if found else "not detected")
     version = assist_init.BACKENDS.get(system, assist_init.Backend)(cfg, None, {}, None).version()
     return {"assist_agent": {"init_system": system, "installed": version is not None, "version": version}}

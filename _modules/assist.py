@@ -13,6 +13,7 @@ Settings: ``assist:lookup`` in the minion config, grains or pillar, merged key b
 """
 
 import contextlib
+import logging
 import os
 import time
 
@@ -36,6 +37,10 @@ except ImportError:  # Windows
 
 __virtualname__ = "assist"
 
+# Debug: each decision (the init system and its evidence, what a verb found); info: each
+# change made. `salt-call -l debug assist.stop` shows the walk to the commands it runs.
+log = logging.getLogger(__name__)
+
 
 def __virtual__():
     if assist_init is None:
@@ -53,6 +58,7 @@ def _backend(act=True):
     """The settings and the backend of this minion's init system, ready to act."""
     cfg = _settings()
     backend = assist_init.backend(cfg, __salt__, __context__)
+    log.debug("assist: init system %s (%s)", backend.name, backend.evidence)
     if act:
         backend.check_ready()
     return cfg, backend
@@ -101,6 +107,7 @@ def _agent(backend, need=None):
     refused, said as what it is (no verb guesses what was meant); so is a missing one
     when the verb ``need``s it (``need``: the step, in words)."""
     found = backend.installation(backend.client_pids())
+    log.debug("assist: the agent's installation: %s", found)
     if found["incomplete"]:
         raise CommandExecutionError(
             f"the Cloud Assistant agent is half installed: {found['incomplete']}. Reinstall it, or remove "
@@ -238,6 +245,7 @@ def _result(changes, settled, test, why=None):
     """The return of a mutating call: what changed (or would), said in words too;
     ``why`` says why the rest needs no change, where that is not plain."""
     if not changes:
+        log.debug("assist: %s", why or f"{settled}; nothing to do")
         return {"comment": why or f"{settled}; nothing to do", "changes": {}}
     phrases = [PHRASES[key, change["new"]] for key, change in changes.items()]
     if test:
@@ -245,6 +253,7 @@ def _result(changes, settled, test, why=None):
     else:
         comment = ", ".join(f"{done} {what}" for _, done, what in phrases)
         comment = comment[0].upper() + comment[1:]
+    (log.debug if test else log.info)("assist: %s: %s", comment, changes)
     return {"comment": f"{comment}. {why}" if why else comment, "changes": changes}
 
 

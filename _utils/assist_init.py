@@ -37,6 +37,7 @@ INIT_MARKERS = ((b"/lib/system", "systemd"), (b"upstart", "upstart"), (b"sysvini
 
 def run(funcs, cfg, argv, step, ok=(0,)):
     """Run one command as an argument list; a failure names the step and the command."""
+    log.debug("assist: %s: %s", step, " ".join(argv))
     try:
         ret = funcs["cmd.run_all"](
             argv,
@@ -553,6 +554,7 @@ class Systemd(Backend):
             return self.cfg["systemd_unit"], "set by assist:lookup:systemd_unit"
         if not hasattr(self, "_found_unit"):
             self._found_unit = self._find_unit()
+            log.debug("assist: the client's systemd unit: %s (%s)", *self._found_unit)
         return self._found_unit
 
     def _find_unit(self):

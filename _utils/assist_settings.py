@@ -6,6 +6,7 @@ takes the settings and their defaults from here; a unit test holds them to it.
 """
 
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from collections.abc import Mapping
 import salt.utils.data
 import salt.utils.dictupdate
 from salt.exceptions import CommandExecutionError
+
+log = logging.getLogger(__name__)
 
 # key: (default, kind, meaning). The defaults are the vendor's names and paths.
 SETTINGS = {
@@ -109,6 +112,7 @@ def load(given):
     cfg = dict(DEFAULTS)
     for key, value in given.items():
         cfg[key] = checked(key, value)
+    log.debug("assist: settings given in assist:lookup: %s", given or "none, the defaults")
     if given.keys() & {"daemon_dir", "daemon_path", "client_dir"}:
         check_daemon_dir(cfg)
     return cfg

@@ -10,12 +10,15 @@ deleting it). A directory that never held the watchdog binary is never removed.
 """
 
 import errno
+import logging
 import os
 import shutil
 import signal
 import time
 
 from salt.exceptions import CommandExecutionError
+
+log = logging.getLogger(__name__)
 
 try:  # installed as a Salt extension (pip)
     from saltext.assist.utils import assist_init
@@ -103,7 +106,9 @@ def remove(cfg, funcs, registry_dirs=()):
     if os.path.lexists(directory):
         settings.may_run(cfg, cfg["daemon_path"], "removing the watchdog")
         assist_init.run(funcs, cfg, [binary, "--stop"], "stopping the watchdog (assist_daemon --stop)")
+        log.info("assist: stopped the watchdog (%s --stop)", cfg["daemon_path"])
         assist_init.run(funcs, cfg, [binary, "--delete"], "unregistering the watchdog (assist_daemon --delete)")
+        log.info("assist: unregistered the watchdog (%s --delete)", cfg["daemon_path"])
     _end_leftovers(cfg)
     if os.path.lexists(directory):
         try:
@@ -117,6 +122,7 @@ def remove(cfg, funcs, registry_dirs=()):
                 "The watchdog is stopped and unregistered; its folder is left whole, and the next removal deletes it.",
             ) from exc
         _delete_remainder(cfg, remainder, "The watchdog is stopped and unregistered; ")
+        log.info("assist: removed the watchdog's folder %s", cfg["daemon_dir"])
     after = status(cfg)
     if present(cfg, after):
         raise CommandExecutionError(f"removing the watchdog failed: it is still there: {after}")

@@ -116,3 +116,27 @@ def test_status_tells_the_truth_when_the_client_is_killed_behind_its_back(assist
     assert wait_until(lambda: agent.client_pids() == [])
     assert assist.is_running() is False
     assert assist.status()["client"]["running"] is False
+
+
+def test_the_log_shows_the_walk_from_detection_to_the_commands_and_each_change(assist, agent, caplog):
+    """What `salt-call -l debug assist.stop` shows: debug for each decision and command,
+    info for each change made (and nothing of the pillar)."""
+    caplog.set_level("DEBUG")
+    assist.stop()
+    said = [(record.levelname, record.getMessage()) for record in caplog.records if record.getMessage().startswith("assist")]
+    debug = [message for level, message in said if level == "DEBUG"]
+    info = [message for level, message in said if level == "INFO"]
+    assert any(message.startswith("assist: init system sysvinit (/sbin/init contains 'sysvinit')") for message in debug), debug
+    assert any(message.startswith("assist: the agent's installation: ") for message in debug), debug
+    assert any(message.startswith("assist: stopping the watchdog (assist_daemon --stop): ") for message in debug), debug
+    assert any(message.startswith("assist: stopping the client: ") and message.endswith("aliyun-service stop") for message in debug), debug
+    assert info[:2] == [
+        "assist: stopped the watchdog (/usr/local/share/assist-daemon/assist_daemon --stop)",
+        "assist: unregistered the watchdog (/usr/local/share/assist-daemon/assist_daemon --delete)",
+    ], info
+    assert info[-1].startswith("assist: Removed the watchdog, stopped the client: "), info
+    assert not any("pillar" in message for _, message in said)
+
+    caplog.clear()
+    assist.stop()
+    assert [record.levelname for record in caplog.records if record.getMessage().startswith("assist")].count("INFO") == 0
