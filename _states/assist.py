@@ -13,6 +13,7 @@ requisite:
     assist-client-dead:
       assist.dead:
         - enable: False
+        - remove_daemon: True
         - require:
           - assist: assist-daemon-absent
 
@@ -24,7 +25,11 @@ requisite:
           - file: /usr/local/share/aliyun-assist/config/aliyun-assist.conf
 """
 
+import logging
+
 from salt.exceptions import CommandExecutionError
+
+log = logging.getLogger(__name__)
 
 __virtualname__ = "assist"
 
@@ -46,6 +51,7 @@ def _call(name, *calls):
     comments = []
     try:
         for function, kwargs in calls:
+            log.debug("assist state %s: %s(test=%s, %s)", name, function, test, kwargs)
             out = __salt__[function](test=test, **kwargs)
             ret["changes"].update(out["changes"])
             comments.append(out["comment"])
@@ -89,53 +95,52 @@ def running(name, enable=None):
     return _call(name, *_boot(enable), ("assist.start", {}))
 
 
-def dead(name, enable=None):
+def dead(name, enable=None, remove_daemon=False):
     """
-    The client is stopped. The watchdog must be gone first: require an
-    ``assist.daemon_absent`` state, or this state fails and stops nothing. Where the
-    agent is not installed it is met: no changes, and the comment says so.
+    The client is stopped. The watchdog must go first, or it restarts the client: require
+    an ``assist.daemon_absent`` state and give ``remove_daemon: True``, as
+    ``salt/assist/init.sls`` does. Without it, a dead state that meets a watchdog fails
+    and stops nothing. Where the agent is not installed it is met: no changes, and the
+    comment says so.
 
     enable
         True or False to turn start at boot on or off; None leaves it as it is.
+
+    remove_daemon
+        True: a watchdog still there when this state runs is removed first, as
+        ``assist.stop`` does. In a run the required ``assist.daemon_absent`` has removed
+        it already; in test mode it has not, so this state's prediction names the
+        removal too.
     """
-    watchdog = __salt__["assist.daemon_status"]()
-    if watchdog["installed"] or watchdog["running"]:
-        if __opts__["test"] and _daemon_removal_pending():
-            # The real run removes the watchdog first; predict the client's part only.
-            ret = _call(name, *_boot(enable), ("assist.stop", {}))
-            ret["changes"].pop("daemon", None)
-            return ret
-        return {
-            "name": name,
-            "result": False,
-            "changes": {},
-            "comment": (
-                f"The watchdog {watchdog['path']} is still installed and would restart "
-                "the client. Add an assist.daemon_absent state and require it from this "
-                "one (see salt/assist/init.sls). Nothing was changed."
-            ),
-        }
-    return _call(name, *_boot(enable), ("assist.stop", {"remove_daemon": False}))
-
-
-def _daemon_removal_pending():
-    """In test mode: an assist.daemon_absent state already ran in this run and
-    predicted the watchdog's removal, so the real run will remove it first."""
-    return any(
-        tag.startswith("assist_|-") and tag.endswith("_|-daemon_absent") and result["result"] is not False
-        for tag, result in __running__.items()
-    )
+    if not remove_daemon:
+        watchdog = __salt__["assist.daemon_status"]()
+        if watchdog["installed"] or watchdog["running"]:
+            return {
+                "name": name,
+                "result": False,
+                "changes": {},
+                "comment": (
+                    f"The watchdog {watchdog['path']} is still installed and would restart "
+                    "the client. Add an assist.daemon_absent state, require it from this "
+                    "one and give it remove_daemon: True (see salt/assist/init.sls). "
+                    "Nothing was changed."
+                ),
+            }
+    return _call(name, *_boot(enable), ("assist.stop", {"remove_daemon": remove_daemon}))
 
 
 def mod_watch(name, sfun=None, **kwargs):
     """
-    A watched ``assist.running`` restarts the client when what it watches changes.
+    What a watched state does when what it watches changes, as Salt's ``service`` state:
+    ``assist.running`` restarts the client, ``assist.dead`` stops it (again).
     """
     if sfun == "running":
         return _call(name, ("assist.restart", {}))
+    if sfun == "dead":
+        return dead(name, enable=kwargs.get("enable"), remove_daemon=kwargs.get("remove_daemon", False))
     return {
         "name": name,
         "result": False,
         "changes": {},
-        "comment": f"assist.{sfun} does not support watch; use it with assist.running",
+        "comment": f"assist.{sfun} does not support watch; use it with assist.running or assist.dead",
     }

@@ -18,6 +18,9 @@ assist-client-{{ assist.client }}:
   assist.{{ assist.client }}:
     - enable: {{ assist.enable | tojson }}
 {%- if assist.daemon == "absent" %}
+{%- if assist.client == "dead" %}
+    - remove_daemon: true
+{%- endif %}
     - require:
       - assist: assist-daemon-absent
 {%- endif %}

@@ -137,6 +137,7 @@ assist-daemon-absent:
 assist-client-dead:
   assist.dead:
     - enable: false
+    - remove_daemon: true
     - require:
       - assist: assist-daemon-absent
 """

@@ -15,8 +15,49 @@ def test_dead_without_removing_the_watchdog_fails_with_guidance(states, agent):
     pids = agent.client_pids()
     ret = states.dead("assist-client-dead")
     assert ret.result is False
-    assert "Add an assist.daemon_absent state and require it" in ret.comment
+    assert "Add an assist.daemon_absent state, require it from this one and give it remove_daemon: True" in ret.comment
     assert ret.changes == {} and agent.client_pids() == pids
+
+
+def test_dead_told_to_remove_the_watchdog_predicts_it_and_then_does_it_first(states, agent):
+    """No `__running__` is read: the state says what assist.stop says, in test mode too."""
+    predicted = states.dead("assist-client-dead", remove_daemon=True, test=True)
+    assert predicted.result is None
+    assert predicted.changes == {"daemon": {"old": "running", "new": "absent"}, "client": {"old": "running", "new": "stopped"}}
+    assert agent.client_pids() and agent.daemon_pids()
+    done = states.dead("assist-client-dead", remove_daemon=True)
+    assert done.result is True and done.changes == predicted.changes
+    assert agent.client_pids() == [] and agent.daemon_pids() == [] and not os.path.exists(agent.daemon_dir)
+
+
+WATCHED_DEAD_SLS = """
+config:
+  file.managed:
+    - name: {path}
+    - contents: changed
+
+assist-client-dead:
+  assist.dead:
+    - remove_daemon: true
+    - watch:
+      - file: config
+"""
+
+
+def test_a_watched_dead_state_is_met_when_what_it_watches_changes(loaders, agent, assist, tmp_path):
+    """Salt calls mod_watch when a watched state changed and the watching one did not:
+    as Salt's service.dead, the client is stopped (again) if it runs, and a stopped
+    client is success with no changes, not 'does not support watch'."""
+    trigger = tmp_path / "aliyun-assist.conf"
+    assist.remove_daemon()
+    first = loaders.modules.state.template_str(WATCHED_DEAD_SLS.format(path=trigger))
+    assert not first.failed and agent.client_pids() == []
+    trigger.write_text("edited by hand")
+    ret = loaders.modules.state.template_str(WATCHED_DEAD_SLS.format(path=trigger))
+    assert not ret.failed, ret.raw
+    dead = next(v for k, v in ret.raw.items() if k.startswith("assist_|-assist-client-dead"))
+    assert dead["result"] is True and dead["changes"] == {}
+    assert agent.client_pids() == []
 
 
 def test_daemon_absent_then_dead_stops_the_client(states, agent):
@@ -80,6 +121,7 @@ assist-daemon-absent:
 
 assist-client-dead:
   assist.dead:
+    - remove_daemon: True
     - require:
       - assist: assist-daemon-absent
     - prereq:
