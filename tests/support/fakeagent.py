@@ -227,7 +227,7 @@ def _install_client_sysvinit(w, rt):
     """The client's init.d script and its rc links."""
     w.file(SYSV_CLIENT, _render(
         "aliyun-service.init", CLIENT=rt["client"], PIDFILE=rt[CLIENT_PIDFILE],
-        LOCKFILE=rt[CLIENT_LOCKFILE], FAULTS=rt[FAULTS_FILE]), 0o755)
+        LOCKFILE=rt[CLIENT_LOCKFILE], FAULTS=rt[FAULTS_FILE], OWN_PIDFILE=rt[CLIENT_OWN_PIDFILE]), 0o755)
     for level in "2345":
         w.symlink(f"etc/rc{level}.d/S50aliyun-service", "../init.d/aliyun-service")
     for level in "016":
