@@ -19,6 +19,7 @@ what is missing.
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import re
 import sys
 import time
@@ -39,6 +40,9 @@ ROOT = {"systemd": "systemd", "sysvinit": "sysvinit", "upstart": "sysvinit", "up
 MINION_ID = {kind: f"sys-{kind}" for kind in KINDS}
 NAMES = {kind: cleanup.machine_name(kind) for kind in KINDS}
 MINION_CONF = "/etc/salt-test"
+# The same source built as a later release (only the version it reports differs): the
+# agent updated in place (test_vendor_agent.py), and put back after tests remove it.
+UPDATE = dataclasses.replace(agent_build.AGENT, release="2.2.4.100")
 
 
 def settle(seconds=2.0):
@@ -70,6 +74,11 @@ def images(tmp_path_factory):
         made = {"roots": tarballs.result(), "upstart": builds.result(), "agent": agent.result()}
     yield made
     assert cleanup.stale_leftovers(names=NAMES.values(), roots=[base]) == []
+
+
+@pytest.fixture(scope="session")
+def update_build(images):
+    return agent_build.build_agent(recipe=UPDATE)
 
 
 class Box:
@@ -187,6 +196,10 @@ class Box:
         if self.init == "upstart":
             return self.initctl("status", "aliyun-service").stdout.startswith("aliyun-service start/running")
         return self.run("/etc/init.d/aliyun-service", "status").returncode == 0
+
+    def one_client_runs(self):
+        """The init system says the client runs, and exactly one agent process lives."""
+        return self.client_active() and len(self.client_processes()) == 1
 
     def initctl(self, *args):
         """UpStart's own answer: the completed `initctl ARGS` (stdout, stderr, returncode)."""

@@ -7,29 +7,21 @@ Runs after test_init_systems.py and test_upstart_0_6_5.py: systemd, sysvinit and
 running and starting at boot. Each test leaves every client running.
 """
 
-import dataclasses
 import subprocess
 
 import pytest
 
 from tests.support.fakeagent import holds_for, wait_until
-from tests.system import agent_build, host, offline, vendor_agent
-from tests.system.conftest import UPSTART_RELEASE, reboot
+from tests.system import host, offline, vendor_agent
+from tests.system.conftest import UPDATE, UPSTART_RELEASE, reboot
 from tests.system.container import Container
 
 TARGET = "sys-*"
 FROZEN = ("systemd", "sysvinit", "upstart")
-# The same source built as a later release (only the version it reports differs).
-UPDATE = dataclasses.replace(agent_build.AGENT, release="2.2.4.100")
 
 
 def call(salt_cli, function, box):
     return salt_cli.run(function, minion_tgt=box.minion_id).data
-
-
-def one_client_runs(box):
-    """The init system says it runs, and exactly one agent process lives."""
-    return box.client_active() and len(box.client_processes()) == 1
 
 
 def test_the_agent_is_not_installed_where_a_container_has_more_than_loopback(tmp_path):
@@ -61,7 +53,7 @@ def test_enable_brings_the_client_back_at_boot_through_the_vendors_files(salt_cl
     assert boxes["upstart"].file(vendor_agent.UPSTART_OVERRIDE).read_text() == f"env {vendor_agent.SERVER_LINE}"
     reboot(*frozen)
     for box in frozen:
-        assert wait_until(lambda box=box: one_client_runs(box), timeout=10), box.kind
+        assert wait_until(box.one_client_runs, timeout=10), box.kind
         status = call(salt_cli, "assist.status", box)["client"]
         assert (status["running"], status["enabled"]) == (True, True), box.kind
         # The frozen policy (client dead, no start at boot) is not met, and says how.
@@ -73,7 +65,7 @@ def test_enable_brings_the_client_back_at_boot_through_the_vendors_files(salt_cl
 
 def test_stopped_by_hand_with_the_vendors_own_stop_then_started_by_salt(salt_cli, boxes):
     for box in boxes.values():
-        assert one_client_runs(box), box.kind
+        assert box.one_client_runs(), box.kind
         vendor_agent.run_flag(box.container, "--stop")
     assert holds_for(lambda: not any(box.client_processes() for box in boxes.values()), 3, interval=0.5)
     status = salt_cli.run("assist.status", minion_tgt=TARGET).data
@@ -84,7 +76,7 @@ def test_stopped_by_hand_with_the_vendors_own_stop_then_started_by_salt(salt_cli
     assert started.returncode == 0, started
     for box in boxes.values():
         assert started.data[box.minion_id]["changes"] == {"client": {"old": "stopped", "new": "running"}}, box.kind
-        assert one_client_runs(box), box.kind
+        assert box.one_client_runs(), box.kind
 
 
 def test_a_killed_agent_leaves_stale_pid_files_and_its_lock_which_confuse_neither_status_nor_start(salt_cli, boxes):
@@ -107,11 +99,6 @@ def test_a_killed_agent_leaves_stale_pid_files_and_its_lock_which_confuse_neithe
     assert call(salt_cli, "assist.status", box)["client"]["pids"] == [int(new)]
 
 
-@pytest.fixture(scope="module")
-def update_build(images):
-    return agent_build.build_agent(recipe=UPDATE)
-
-
 def test_an_agent_updated_in_place_is_still_stopped_started_and_seen(salt_cli, boxes, update_build):
     for box in boxes.values():
         vendor_agent.update(box.container, box.init, update_build, vendor_agent.RELEASE, UPDATE.release,
@@ -121,7 +108,7 @@ def test_an_agent_updated_in_place_is_still_stopped_started_and_seen(salt_cli, b
             box.unit = box.installed_unit()
     new_program = vendor_agent.program(UPDATE.release)
     for box in boxes.values():
-        assert one_client_runs(box), box.kind
+        assert box.one_client_runs(), box.kind
         (pid,) = box.client_processes()
         assert box.run("readlink", f"/proc/{pid}/exe").stdout.strip() == new_program, box.kind
     status = salt_cli.run("assist.status", minion_tgt=TARGET).data
@@ -139,7 +126,7 @@ def test_an_agent_updated_in_place_is_still_stopped_started_and_seen(salt_cli, b
     assert holds_for(lambda: not any(box.client_processes() or box.client_active() for box in boxes.values()), 3, interval=0.5)
     started = salt_cli.run("assist.start", minion_tgt=TARGET)
     assert started.returncode == 0, started
-    assert all(one_client_runs(box) for box in boxes.values())
+    assert all(box.one_client_runs() for box in boxes.values())
 
 
 def test_systemd_the_unit_is_found_under_either_name_the_vendors_installer_gives(salt_cli, boxes):
@@ -164,9 +151,16 @@ def test_systemd_the_unit_is_found_under_either_name_the_vendors_installer_gives
         assert call(salt_cli, "assist.stop", box)["changes"] == {"client": {"old": "running", "new": "stopped"}}
         assert box.run("systemctl", "is-active", "aliyun.service").stdout.strip() == "inactive"
         assert call(salt_cli, "assist.start", box)["changes"] == {"client": {"old": "stopped", "new": "running"}}
-        assert one_client_runs(box)
+        assert box.one_client_runs()
+        # Back as under dash, where the agent's own --stop and --remove find their unit.
+        vendor_agent.run_flag(box.container, "--stop", UPDATE.release)
+        vendor_agent.run_flag(box.container, "--remove", UPDATE.release)
     finally:
         box.run("ln", "-sf", "dash", "/bin/sh", check=True)
+    vendor_agent.run_flag(box.container, "--install", UPDATE.release)
+    vendor_agent.run_flag(box.container, "--start", UPDATE.release)
+    box.unit = box.installed_unit()
+    assert box.unit == "aliyun-service.service" and box.one_client_runs()
 
 
 def test_the_registration_and_settings_of_the_agent_are_as_its_package_left_them(boxes):

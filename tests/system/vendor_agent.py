@@ -146,3 +146,24 @@ def _upstart_server(container, release: str) -> None:
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def uninstall(container, release: str) -> None:
+    """The agent gone as its package's removal leaves it: stopped, its service removed by
+    itself, its release folder deleted (the registration under SHARE stays)."""
+    run_flag(container, "--stop", release)
+    run_flag(container, "--remove", release)
+    shutil.rmtree(inside(container.root, f"{SHARE}/{release}"))
+
+
+def reinstall(container, init: str, binary: Path, release: str, upstart_release: str | None = None) -> None:
+    """The agent put back: its folder, its own --install (and the server for UpStart), --start."""
+    target = inside(container.root, program(release))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(binary, target)
+    target.chmod(0o755)
+    run_flag(container, "--install", release)
+    if init == "upstart":
+        _upstart_server(container, upstart_release)
+    run_flag(container, "--start", release)
+
