@@ -60,10 +60,7 @@ def inside(root: Path, path: str) -> Path:
 
 def stage(root: Path, binary: Path, init: str) -> None:
     """Put in place what the vendor's package does, before the container boots."""
-    program = inside(root, PROGRAM)
-    program.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(binary, program)
-    program.chmod(0o755)
+    _place(root, binary, RELEASE)
     for rel, text in fakeagent.protected_files(RELEASE).items():
         _write(inside(root, rel), text)
     for switch in ("disable_update", "disable_bootstrap_update"):
@@ -87,10 +84,23 @@ def install(container, init: str, upstart_release: str | None = None) -> str:
     if found != ["lo"]:
         raise InstallError(f"refusing to run the agent in {container.name}: its network has "
                            f"{', '.join(found)}, not only lo")
-    said = run_flag(container, "--install")
+    return _install_and_start(container, init, RELEASE, upstart_release)
+
+
+def _place(root: Path, binary: Path, release: str) -> None:
+    """The binary in its release's folder, as the package puts it."""
+    target = inside(root, program(release))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(binary, target)
+    target.chmod(0o755)
+
+
+def _install_and_start(container, init: str, release: str, upstart_release: str | None) -> str:
+    """The agent's own --install (then the server for UpStart) and --start; what they said."""
+    said = run_flag(container, "--install", release)
     if init == "upstart":
         _upstart_server(container, upstart_release)
-    return said + run_flag(container, "--start")
+    return said + run_flag(container, "--start", release)
 
 
 def program(release: str) -> str:
@@ -115,14 +125,7 @@ def update(container, init: str, binary: Path, old: str, new: str, upstart_relea
     version file names the new release."""
     run_flag(container, "--stop", old)
     run_flag(container, "--remove", old)
-    target = inside(container.root, program(new))
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(binary, target)
-    target.chmod(0o755)
-    run_flag(container, "--install", new)
-    if init == "upstart":
-        _upstart_server(container, upstart_release)
-    run_flag(container, "--start", new)
+    reinstall(container, init, binary, new, upstart_release)
     shutil.rmtree(inside(container.root, f"{SHARE}/{old}"))
     _write(inside(container.root, f"{SHARE}/version"), f"{new}\n")
 
@@ -158,12 +161,6 @@ def uninstall(container, release: str) -> None:
 
 def reinstall(container, init: str, binary: Path, release: str, upstart_release: str | None = None) -> None:
     """The agent put back: its folder, its own --install (and the server for UpStart), --start."""
-    target = inside(container.root, program(release))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(binary, target)
-    target.chmod(0o755)
-    run_flag(container, "--install", release)
-    if init == "upstart":
-        _upstart_server(container, upstart_release)
-    run_flag(container, "--start", release)
+    _place(container.root, binary, release)
+    _install_and_start(container, init, release, upstart_release)
 

@@ -33,7 +33,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from tests.system import host
+from tests.system import host, offline
 from tests.windows.wine import Machine
 
 HERE = Path(__file__).resolve().parent
@@ -56,8 +56,9 @@ def cache_dir() -> Path:
 
 
 def wine_version() -> str:
-    return subprocess.run(["wine", "--version"], capture_output=True, text=True, check=True, timeout=60,
-                          env={"PATH": host.SANE_PATH}).stdout.strip()
+    # Like every Wine program here, in a namespace that holds only loopback.
+    return subprocess.run(offline.command(["wine", "--version"]), capture_output=True, text=True, check=True,
+                          timeout=60, env={"PATH": host.SANE_PATH}).stdout.strip()
 
 
 def _key(*parts: str) -> str:
