@@ -867,3 +867,19 @@ def test_a_client_process_left_running_with_nothing_of_the_agent_installed_is_ha
         "/etc/init.d/aliyun-service is installed",
     }
     assert backend.installation() == {"installed": False, "registered": False, "incomplete": None}
+
+
+@pytest.mark.root  # gives the file to another owner
+def test_a_file_change_keeps_the_mode_and_owner_of_the_file_it_rewrites(tmp_path):
+    # As salt.utils.atomicfile.atomic_open does: a job file an operator gave to another
+    # owner, or made private, stays so after start at boot is turned on or off.
+    job = tmp_path / "aliyun-service.override"
+    job.write_text("manual\n")
+    os.chmod(job, 0o640)
+    os.chown(job, 4242, 4343)
+    change = assist_init.FileChange({"root": "/"}, "turning start at boot on")
+    change.write(str(job), "")
+    change.commit()
+    written = os.stat(job)
+    assert (job.read_text(), written.st_mode & 0o7777, written.st_uid, written.st_gid) == ("", 0o640, 4242, 4343)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aliyun-service.override"]
