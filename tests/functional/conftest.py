@@ -1,19 +1,33 @@
-"""Functional tier: the module and states called in-process through Salt's loader,
-against a fake agent with real processes in a sandbox root (sysvinit path)."""
+"""Functional tier: the module and states called in-process through Salt's loaders,
+against a fake agent with real processes in a sandbox root (sysvinit path).
 
+The fixtures are the salt-extension template's: the minion's options, Salt's
+``Loaders`` over them, their state reset after each test, and ``modules``/``states``.
+Options a test needs of its own make loaders of their own (``loaders_for``); only the
+``assist:lookup`` settings change in place, for the many tests that try one setting
+after another (see ``TierSettings``)."""
+
+import copy
 import os
 
 import pytest
 import salt.beacons
 from saltfactories.utils.functional import Loaders
 
-try:
-    from salt.utils.optsdict import OptsDict  # Salt 3008
-except ImportError:  # Salt 3007
-    OptsDict = None
-
-from tests.conftest import extension_dirs
+from tests.conftest import REPO, extension_dirs
 from tests.support import fakeagent
+
+
+class TierSettings(dict):
+    """The tier's ``assist:lookup``, one dict however the options are copied.
+
+    Salt deep-copies the options for each loader it makes (and Salt 3006 and 3007 for
+    each state run), so a change of a copy's settings would reach one module and not the
+    next. This dict is its own deep copy: every copy of the options holds it, and the
+    ``lookup`` fixture changes it for one test."""
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +45,9 @@ def minion_opts(salt_factories, sandbox):
             "assist": {"lookup": {"root": str(sandbox), "run_image_programs": True, "verify_seconds": 2, "timeout": 20}},
         },
     )
-    return factory.config.copy()
+    opts = factory.config.copy()
+    opts["assist"]["lookup"] = TierSettings(opts["assist"]["lookup"])
+    return opts
 
 
 @pytest.fixture(scope="session")
@@ -39,43 +55,57 @@ def loaders(minion_opts):
     return Loaders(minion_opts)
 
 
+@pytest.fixture(autouse=True)
+def reset_loaders_state(loaders):
+    """After each test: Salt's __context__ cleared, the minion's cache directory emptied."""
+    try:
+        yield
+    finally:
+        loaders.reset_state()
+
+
 @pytest.fixture
-def lookup(loaders):
-    """The live assist:lookup settings; a test may change them, they are restored after."""
-    lookup = loaders.opts["assist"]["lookup"]
-    share(loaders, lookup)
+def loaders_for(minion_opts, tmp_path):
+    """Loaders over the tier's options with some of a test's own: ``loaders_for(cachedir=...)``.
+    Each gets a module name space of its own, so its modules never replace the tier's."""
+    made = []
+
+    def make(**options):
+        opts = copy.deepcopy(minion_opts)
+        opts.update(options)
+        made.append(Loaders(opts, loaded_base_name=f"{__name__}.loaded{len(made)}"))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.reset_state()
+
+
+@pytest.fixture
+def frozen(loaders_for, tmp_path):
+    """Loaders of a minion the shipped pillar freezes: its top file matches the grain
+    assist_policy: frozen, set in this minion's config file (where Salt reads grains)."""
+    config = tmp_path / "frozen" / "minion"
+    config.parent.mkdir()
+    config.write_text("grains:\n  assist_policy: frozen\n")
+    return loaders_for(
+        conf_file=str(config), pillar_roots={"base": [str(REPO / "pillar")]}, cachedir=str(tmp_path / "frozen" / "cache")
+    )
+
+
+@pytest.fixture
+def lookup(minion_opts):
+    """The tier's assist:lookup settings; a test may change them, they are restored after."""
+    lookup = minion_opts["assist"]["lookup"]
     saved = dict(lookup)
     yield lookup
     lookup.clear()
     lookup.update(saved)
-    share(loaders, lookup)
-
-
-def share(loaders, lookup):
-    """Make every copy of the opts the assist module may read hold the one lookup dict.
-
-    Salt 3008 gives modules copy-on-write views (OptsDict) that read loaders.opts
-    through: nothing to do. Salt 3006 and 3007 deep-copy opts when a loader is created,
-    and a module that keeps its own __opts__ (state, whose state.single runs every state
-    test) reads that copy; and a state run packs the assist module anew with a copy of
-    the opts taken then, which it keeps after the run."""
-    if OptsDict is None:
-        loaders.modules.opts["assist"]["lookup"] = lookup
-        loaders.modules.assist.status.func.__globals__["__opts__"]["assist"]["lookup"] = lookup
 
 
 @pytest.fixture
 def assist(loaders, lookup):
-    loaders.context.clear()
     return loaders.modules.assist
-
-
-@pytest.fixture
-def assist_opts(assist):
-    """The __opts__ the loaded assist module reads, for a test that changes a top-level
-    option. Salt 3008 gives each module a copy-on-write view of loaders.opts (OptsDict),
-    so a change there shows; Salt 3007 gives it a copy taken when the module loaded."""
-    return assist.stop.func.__globals__["__opts__"]
 
 
 @pytest.fixture
@@ -91,11 +121,6 @@ def agent(sandbox):
 
 @pytest.fixture
 def beacons(assist, loaders):
-    """The beacons as the minion runs them (salt.beacons.Beacon), with no memory yet."""
-    os.makedirs(loaders.opts["cachedir"], exist_ok=True)
-    memory = os.path.join(loaders.opts["cachedir"], "assist.beacon.json")
-    if os.path.exists(memory):
-        os.unlink(memory)
-    yield lambda: salt.beacons.Beacon(loaders.opts, loaders.modules)
-    if os.path.exists(memory):
-        os.unlink(memory)
+    """The beacons as the minion runs them (salt.beacons.Beacon), with no memory yet
+    (the cache directory is emptied after each test)."""
+    return lambda of=loaders: salt.beacons.Beacon(of.opts, of.modules)

@@ -42,14 +42,6 @@ def bare(tmp_path, lookup):
 
 
 @pytest.fixture
-def policy(loaders):
-    """Set this minion's pillar assist (the policy); taken out again after the test."""
-    pillar = loaders.modules.pack["__pillar__"]
-    yield lambda given: pillar.__setitem__("assist", given)
-    pillar.pop("assist", None)
-
-
-@pytest.fixture
 def lone_watchdog(bare):
     """The client uninstalled, its watchdog left running (as an uninstall that forgot it)."""
     agent = fakeagent.install(bare, init="sysvinit")
@@ -156,9 +148,8 @@ def test_the_frozen_states_succeed_removing_only_a_watchdog_left_behind(loaders,
     assert gone and all(str(lone_watchdog.daemon_dir) in path or path.endswith("assist-daemon") for path in gone)
 
 
-def test_the_audit_meets_a_dead_policy_and_drifts_from_a_running_one(assist, bare, policy, loaders):
-    policy(FROZEN)
-    found = assist.audit()
+def test_the_audit_meets_a_dead_policy_and_drifts_from_a_running_one(assist, bare, frozen, loaders):
+    found = frozen.modules.assist.audit()
     assert found == {
         "result": True,
         "comment": "The agent follows its policy",
@@ -166,18 +157,14 @@ def test_the_audit_meets_a_dead_policy_and_drifts_from_a_running_one(assist, bar
         "agent": {"client": "not installed", "daemon": "absent", "enable": False, "version": None, "init_system": "sysvinit"},
         "drift": [],
     }
-    assert loaders.context["retcode"] == 0
-    policy({})
+    assert frozen.context["retcode"] == 0
     assert assist.audit()["drift"] == ["the agent is not installed, policy says running", "watchdog is absent, policy says present"]
     assert loaders.context["retcode"] == 1
 
 
-def test_the_beacon_is_quiet_under_a_dead_policy_and_reports_drift_under_a_running_one(beacons, bare, policy):
-    policy(FROZEN)
-    beacon = beacons()
-    assert fire(beacon) == []
-    policy({})
-    ((what, data),) = fire(beacon)
+def test_the_beacon_is_quiet_under_a_dead_policy_and_reports_drift_under_a_running_one(beacons, bare, frozen):
+    assert fire(beacons(frozen)) == []
+    ((what, data),) = fire(beacons())
     assert what == "drift" and data["drift"][0] == "the agent is not installed, policy says running"
     assert data["agent"]["client"] == "not installed"
 
@@ -204,7 +191,7 @@ def script_not_executable(agent):
 
 
 @pytest.mark.parametrize("take_away", [program_gone, script_gone, script_not_executable])
-def test_half_an_agent_is_said_with_its_paths_and_no_verb_acts_on_it(assist, half, take_away, policy):
+def test_half_an_agent_is_said_with_its_paths_and_no_verb_acts_on_it(assist, half, take_away, frozen):
     words = take_away(half)
     half.start_watchdog()  # a watchdog whose client cannot run: stop must not guess what to do
     before = files(half.dest), half.daemon_pids()
@@ -215,8 +202,7 @@ def test_half_an_agent_is_said_with_its_paths_and_no_verb_acts_on_it(assist, hal
     for verb in ("stop", "start", "restart", "enable", "disable"):
         with pytest.raises(CommandExecutionError, match="^" + re.escape(refusal)):
             getattr(assist, verb)()
-    policy(FROZEN)
-    audit = assist.audit()
+    audit = frozen.modules.assist.audit()
     assert audit["agent"]["client"] == "half installed"
     assert audit["drift"][0] == f"the agent is half installed: {words}"
     assert (files(half.dest), half.daemon_pids()) == before

@@ -52,7 +52,6 @@ def boot_refusal(on, words):
 
 @pytest.fixture
 def states(loaders, lookup):
-    loaders.context.clear()
     return loaders.states.assist
 
 
@@ -229,8 +228,8 @@ def test_a_file_in_the_way_of_the_watchdogs_remainder_is_named_and_nothing_chang
     assert seen(agent) == before
 
 
-def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(assist, agent, assist_opts, tmp_path, monkeypatch):
-    monkeypatch.setitem(assist_opts, "cachedir", str(tmp_path))
+def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(loaders_for, agent, tmp_path):
+    assist = loaders_for(cachedir=str(tmp_path)).modules.assist
     (tmp_path / "assist.lock").mkdir()
     before = seen(agent)
     with pytest.raises(CommandExecutionError, match=(
@@ -244,10 +243,9 @@ def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(assist, ag
 # --------------------------------------------------------------------------- the minion's cache directory
 
 
-def test_a_full_cache_directory_is_named_and_nothing_changes(assist, agent, assist_opts, tmp_path, monkeypatch, full_fs):
+def test_a_full_cache_directory_is_named_and_nothing_changes(loaders_for, agent, tmp_path, full_fs):
     cachedir = tmp_path / "cache"
-    cachedir.mkdir()
-    monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
+    assist = loaders_for(cachedir=str(cachedir)).modules.assist
     before = seen(agent)
     with full_fs(cachedir) as words, pytest.raises(CommandExecutionError) as error:
         assist.stop()

@@ -123,19 +123,11 @@ def test_an_unreadable_sbin_init_is_named(assist, agent, sandbox):
     assert (agent.client_pids(), agent.daemon_pids()) == pids
 
 
-@pytest.fixture
-def read_only_cachedir(assist_opts, tmp_path, monkeypatch):
-    """The minion's cache directory made unwritable; the system's words for it."""
+def test_a_read_only_cache_directory_is_named_and_nothing_changes(loaders_for, agent, tmp_path):
     cachedir = tmp_path / "cache"
-    cachedir.mkdir()
-    monkeypatch.setitem(assist_opts, "cachedir", str(cachedir))
-    with read_only(cachedir) as words:
-        yield words
-
-
-def test_a_read_only_cache_directory_is_named_and_nothing_changes(assist, agent, read_only_cachedir):
+    assist = loaders_for(cachedir=str(cachedir)).modules.assist
     pids = agent.client_pids(), agent.daemon_pids()
-    with pytest.raises(CommandExecutionError, match=f"taking the lock failed: cannot open .*assist.lock: {read_only_cachedir}; .*The minion.s cache directory must be writable. Nothing was changed."):
+    with read_only(cachedir) as words, pytest.raises(CommandExecutionError, match=f"taking the lock failed: cannot open .*assist.lock: {words}; .*The minion.s cache directory must be writable. Nothing was changed."):
         assist.stop()
     assert (agent.client_pids(), agent.daemon_pids()) == pids
     assert os.path.isfile(agent.daemon_path)

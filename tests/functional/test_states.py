@@ -7,7 +7,6 @@ import pytest
 
 @pytest.fixture
 def states(loaders, lookup):
-    loaders.context.clear()
     return loaders.states.assist
 
 
