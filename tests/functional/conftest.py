@@ -8,7 +8,6 @@ Options a test needs of its own make loaders of their own (``loaders_for``); onl
 after another (see ``TierSettings``)."""
 
 import copy
-import os
 
 import pytest
 import salt.beacons
