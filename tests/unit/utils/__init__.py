@@ -1,0 +1,1 @@
+"""Unit tests of _utils/, one file per module."""
