@@ -2,9 +2,9 @@
 
 The files mirror the product's modules (tests/unit/modules/test_assist.py tests
 _modules/assist.py, tests/unit/utils/test_assist_settings.py tests
-_utils/assist_settings.py, ...). The fixtures here serve several of them: the execution
-module over recorded commands (recorder.py) on a systemd or an UpStart minion made in
-tmp_path.
+_utils/assist_settings.py, ...; test_layout.py holds the rule). The fixtures here serve
+several of them: the execution module over recorded commands (recorder.py) on a systemd
+or an UpStart minion made in tmp_path.
 """
 
 import shutil
