@@ -43,25 +43,23 @@ class Recorder:
 
 
 SHOW = "systemctl show aliyun.service --property=ActiveState,SubState,LoadState,FragmentPath,ExecStart"
-SYSTEMD_ACTIVE = {
-    ("systemctl", "show"): (0, "ActiveState=active\nLoadState=loaded\n"),
-    ("systemctl", "is-enabled"): (0, "enabled\n"),
-}
-SYSTEMD_STOPPED = {
-    ("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=loaded\n"),
-    ("systemctl", "is-enabled"): (1, "disabled\n"),
-}
+
+
+def systemctl(show, is_enabled):
+    """The replies of `systemctl show` (the properties the backend asks for) and of
+    `systemctl is-enabled`: (exit code, output) each."""
+    return {("systemctl", "show"): show, ("systemctl", "is-enabled"): is_enabled}
+
+
+SYSTEMD_ACTIVE = systemctl((0, "ActiveState=active\nLoadState=loaded\n"), (0, "enabled\n"))
+SYSTEMD_STOPPED = systemctl((0, "ActiveState=inactive\nLoadState=loaded\n"), (1, "disabled\n"))
 # The vendor's unit restarts a client that crashed or was killed only after 120 s
 # (Restart=on-failure, RestartSec=120); meanwhile systemd says this, and nothing runs.
-SYSTEMD_RESTART_PENDING = {
-    ("systemctl", "show"): (0, "ActiveState=activating\nSubState=auto-restart\nLoadState=loaded\n"),
-    ("systemctl", "is-enabled"): (0, "enabled\n"),
-}
+SYSTEMD_RESTART_PENDING = systemctl((0, "ActiveState=activating\nSubState=auto-restart\nLoadState=loaded\n"), (0, "enabled\n"))
 # What systemd 252 says of a unit no file defines.
-SYSTEMD_NO_UNIT = {
-    ("systemctl", "show"): (0, "ActiveState=inactive\nSubState=dead\nLoadState=not-found\nFragmentPath=\nExecStart=\n"),
-    ("systemctl", "is-enabled"): (1, ""),
-}
+SYSTEMD_NO_UNIT = systemctl(
+    (0, "ActiveState=inactive\nSubState=dead\nLoadState=not-found\nFragmentPath=\nExecStart=\n"), (1, "")
+)
 # The agent's unit, as systemd and the backend see it when none is installed.
 NO_UNIT = (
     "the agent's unit (aliyun.service or aliyun-service.service, or one whose ExecStart runs the agent) "
