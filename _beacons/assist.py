@@ -42,7 +42,6 @@ import os
 import time
 
 import salt.utils.beacons
-import salt.utils.minion
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,9 @@ def beacon(config):
     if paused(__grains__):
         memory.forget()
         return []
-    if _state_job_running():
+    # Salt's disable_during_state_run, always on: it is opt-in, and a beacon left without
+    # it would report the drift the running state puts back, and its reactor run again.
+    if __salt__["saltutil.is_running"]("state.*"):
         return []
     seen, data = _audit()
     now = time.time()
@@ -110,11 +111,6 @@ def paused(grains):
     """Grain assist_paused is true (set from the CLI, YAML gives True; a string
     "true" counts too)."""
     return str(grains.get(PAUSE_GRAIN)).lower() == "true"
-
-
-def _state_job_running():
-    """Salt's disable_during_state_run rule: a job of a state.* function runs."""
-    return any(str(job.get("fun", "")).startswith("state.") for job in salt.utils.minion.running(__opts__))
 
 
 def _audit():
@@ -166,6 +162,8 @@ class _Memory:
         return found if isinstance(found, dict) and {"seen", "at"} <= set(found) else None
 
     def save(self, remembered):
+        # Not salt.utils.atomicfile.atomic_open: on a full disk it leaves its temporary
+        # file behind, one more each interval; this one is taken back.
         tmp = f"{self.path}.tmp"
         try:
             with open(tmp, "w", encoding="utf-8") as handle:

@@ -66,7 +66,9 @@ def _backend(act=True):
 
 @contextlib.contextmanager
 def _lock(cfg):
-    """Serialise mutating calls on this minion: two jobs must not interleave a stop."""
+    """Serialise mutating calls on this minion: two jobs must not interleave a stop.
+    (Not salt.utils.files.flopen, which waits without a deadline, nor wait_lock, whose
+    lock file outlives a killed job.)"""
     if fcntl is None:  # Windows: the service control manager serialises for us
         yield
         return

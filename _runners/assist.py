@@ -120,9 +120,10 @@ def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_min
     """What is wrong with report's arguments, naming the argument; None when nothing."""
     if not isinstance(tgt, (str, list)) or not tgt:
         return f"tgt is {tgt!r}; give a target such as '*' or 'web-*'"
-    # The master's own test of a target type (salt.utils.minions.CkMinions.check_minions
-    # looks up _check_<type>_minions); _check_cache_minions is the helper the grain and
-    # pillar matchers share, not a type.
+    # Read from the master's own dispatch: CkMinions.check_minions calls
+    # _check_<type>_minions. Salt lists the types nowhere public, and a list of our own
+    # would lag its releases (3008 added resource and managing_minion).
+    # _check_cache_minions is the helper the grain and pillar matchers share, not a type.
     known = sorted(
         name[len("_check_"):-len("_minions")]
         for name in dir(salt.utils.minions.CkMinions)
@@ -401,7 +402,8 @@ def enforce(minion):
 def _claim(minion, interval):
     """Take the minion's turn: None when the last state run started here is
     ``interval`` seconds old or more (and record now), else its age. Safe for the
-    reactor's threads and processes: one file per minion, locked."""
+    reactor's threads and processes: one file per minion, locked. (Not
+    salt.utils.files.flopen: it unlocks before its buffered write reaches the file.)"""
     directory = os.path.join(__opts__["cachedir"], "assist", "enforce")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, hashlib.sha256(minion.encode()).hexdigest())

@@ -311,6 +311,9 @@ class FileChange:
             self._make("make the folder", path, path, lambda: os.mkdir(path))
 
     def write(self, path, text):
+        # Not salt.utils.atomicfile.atomic_open: it renames each file as it closes, and
+        # here every file of the change is staged first and renamed in the second phase.
+        # Like it, the new text keeps the old file's mode and owner.
         new = self._beside(path, "new")
 
         def stage():
@@ -318,7 +321,9 @@ class FileChange:
                 self.made.append(new)  # written in part when the disk fills: taken back too
                 handle.write(text)
             if os.path.exists(path):
-                os.chmod(new, os.stat(path).st_mode & 0o7777)
+                old = os.stat(path)
+                os.chmod(new, old.st_mode & 0o7777)
+                os.chown(new, old.st_uid, old.st_gid)
 
         self._make("write", path, None, stage)
         undo = functools.partial(os.unlink, path)

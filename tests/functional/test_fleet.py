@@ -2,8 +2,10 @@
 processes, under the default policy (no pillar: the agent runs, its watchdog stays)."""
 
 import os
+import pathlib
 import subprocess
 import sys
+import types
 
 import pytest
 import salt.payload
@@ -80,27 +82,46 @@ def test_a_failing_audit_is_one_error_event(beacons, agent, lookup):
 
 
 @pytest.fixture
-def state_job_running(loaders):
-    """A state job as the minion records it while it runs: a proc file naming a live
-    process whose command line says salt (Salt checks both); removed afterwards."""
+def job_running(loaders):
+    """A job as the minion records it while it runs: a proc file naming a live process
+    whose command line says salt (Salt checks both). ``job_running(fun)`` starts one;
+    ``.stop()`` of what it returns ends it; all end after the test."""
     proc = os.path.join(loaders.opts["cachedir"], "proc")
     os.makedirs(proc, exist_ok=True)
-    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "salt-minion-state-job"])
-    path = os.path.join(proc, "20260101000000000001")
-    with open(path, "wb") as handle:
-        handle.write(salt.payload.dumps({"fun": "state.apply", "pid": job.pid, "jid": "20260101000000000001"}))
-    try:
-        yield
-    finally:
+    started = []
+
+    def start(fun):
+        job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "salt-minion-job"])
+        # Salt drops a proc file whose process does not say salt: wait until the new
+        # process says it (for a moment after the fork it reads as this one).
+        assert fakeagent.wait_until(lambda: b"salt" in pathlib.Path(f"/proc/{job.pid}/cmdline").read_bytes())
+        jid = f"2026010100000000{len(started):04d}"
+        path = os.path.join(proc, jid)
+        with open(path, "wb") as handle:
+            handle.write(salt.payload.dumps({"fun": fun, "pid": job.pid, "jid": jid}))
+        started.append((job, path))
+        return types.SimpleNamespace(stop=lambda: os.unlink(path))
+
+    yield start
+    for job, path in started:
         job.kill()
         job.wait()
         if os.path.exists(path):
             os.unlink(path)
 
 
-def test_the_beacon_is_quiet_while_a_state_job_runs(beacons, assist, agent, state_job_running, loaders):
+@pytest.mark.parametrize("config", [[], [{"disable_during_state_run": True}]], ids=["always", "salt's key too"])
+def test_the_beacon_is_quiet_while_a_state_job_runs(beacons, assist, agent, job_running, config):
     beacon = beacons()
     assist.stop()
-    assert fire(beacon) == []
-    os.unlink(os.path.join(loaders.opts["cachedir"], "proc", "20260101000000000001"))
+    job = job_running("state.apply")
+    assert beacon.process({"assist": [{"reminder": 3600}, *config]}, {}) == []
+    job.stop()
+    assert [what for what, _ in fire(beacon)] == ["drift"]
+
+
+def test_the_beacon_audits_while_a_job_other_than_a_state_runs(beacons, assist, agent, job_running):
+    beacon = beacons()
+    assist.stop()
+    job_running("test.sleep")
     assert [what for what, _ in fire(beacon)] == ["drift"]

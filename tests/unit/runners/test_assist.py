@@ -1,7 +1,12 @@
 """The runner (_runners/assist.py), its pure parts: the report's counting and its
 arguments, the rollout pillar's check and waves, the reactor's turn per minion."""
 
+import concurrent.futures
+import multiprocessing
+
 import pytest
+import salt.config
+import salt.utils.minions
 
 from tests.conftest import REPO, load_source
 from tests.unit.facts import DEAD, DEFAULT, FROZEN, RUNNING
@@ -110,6 +115,26 @@ def test_the_known_target_types_are_the_masters():
         assert runner._report_arguments("*", known, None, None, False, False) is None
 
 
+def test_the_report_takes_exactly_the_target_types_the_masters_matcher_dispatches(tmp_path, caplog):
+    # The master's CkMinions.check_minions calls _check_<type>_minions; a type it has no
+    # method for fails there (logged, and no minion is expected).
+    opts = salt.config.master_config(None)
+    opts.update(pki_dir=str(tmp_path / "pki"), cachedir=str(tmp_path / "cache"), minion_data_cache=False)
+    (tmp_path / "pki" / "minions").mkdir(parents=True)
+    matcher = salt.utils.minions.CkMinions(opts)
+    taken = runner._report_arguments("*", "bogus", None, None, False, False).split("use one of ")[1].split(", ")
+
+    def dispatched(tgt_type):
+        caplog.clear()
+        matcher.check_minions("nothing", tgt_type)
+        failures = [str(record.exc_info[1]) for record in caplog.records if record.exc_info]
+        return "'NoneType' object is not callable" not in failures
+
+    assert [tgt_type for tgt_type in taken if not dispatched(tgt_type)] == []
+    assert not dispatched("bogus")
+    assert runner._report_arguments("*", "cache", None, None, False, False)  # a helper of the grain and pillar types
+
+
 # --------------------------------------------------------------------------- rollout
 
 
@@ -201,6 +226,31 @@ def test_one_state_run_per_minion_per_interval(monkeypatch):
     assert runner._claim("db-1", 30) is None  # each minion has its own turn
     now[0] += 20
     assert runner._claim("web-1", 30) is None
+
+
+_released = None  # a barrier each forked worker inherits
+
+
+def _hold(barrier):
+    global _released  # pylint: disable=global-statement
+    _released = barrier
+
+
+def _claim_together(_):
+    _released.wait()
+    return [runner._claim(f"web-{number}", 30) for number in range(40)]
+
+
+def test_of_a_minions_turn_claimed_at_once_by_the_reactors_workers_one_is_taken():
+    # Processes forked with the loaded runner, released together: the lock lets one take
+    # the turn; each other sees the time it wrote (never an empty or stale file).
+    fork = multiprocessing.get_context("fork")
+    barrier = fork.Barrier(8)
+    with concurrent.futures.ProcessPoolExecutor(8, mp_context=fork, initializer=_hold, initargs=(barrier,)) as pool:
+        workers = list(pool.map(_claim_together, range(8)))
+    for answers in zip(*workers, strict=True):  # each minion's 8 answers
+        assert answers.count(None) == 1
+        assert all(0 <= age < 5 for age in answers if age is not None)
 
 
 def test_a_turn_that_cannot_be_kept_publishes_nothing_and_says_why(tmp_path, monkeypatch):

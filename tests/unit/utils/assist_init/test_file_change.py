@@ -1,4 +1,7 @@
-"""Start at boot as files (FileChange): changed whole or not at all."""
+"""Start at boot as files (FileChange): changed whole or not at all, the mode and owner
+of a file it rewrites kept."""
+
+import os
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -30,3 +33,19 @@ def test_a_file_change_whose_first_phase_fails_changes_nothing(tmp_path):
     with pytest.raises(CommandExecutionError, match=r"cannot make the folder .*/rc3.d: File exists; something else is in the way"):
         change.symlink("target", str(tmp_path / "rc3.d" / "S50x"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["S50x", "rc3.d"]
+
+
+@pytest.mark.root  # gives the file to another owner
+def test_a_file_change_keeps_the_mode_and_owner_of_the_file_it_rewrites(tmp_path):
+    # As salt.utils.atomicfile.atomic_open does: a job file an operator gave to another
+    # owner, or made private, stays so after start at boot is turned on or off.
+    job = tmp_path / "aliyun-service.override"
+    job.write_text("manual\n")
+    os.chmod(job, 0o640)
+    os.chown(job, 4242, 4343)
+    change = assist_init.FileChange({"root": "/"}, "turning start at boot on")
+    change.write(str(job), "")
+    change.commit()
+    written = os.stat(job)
+    assert (job.read_text(), written.st_mode & 0o7777, written.st_uid, written.st_gid) == ("", 0o640, 4242, 4343)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aliyun-service.override"]
