@@ -1,5 +1,13 @@
-"""Unit tier: the module's logic, loaded with Salt's dunders configured per test."""
+"""Unit tier: the module's logic, loaded with Salt's dunders configured per test.
 
+The files mirror the product's modules (tests/unit/modules/test_assist.py tests
+_modules/assist.py, tests/unit/utils/test_assist_settings.py tests
+_utils/assist_settings.py, ...; test_layout.py holds the rule). The fixtures here serve
+several of them: the execution module over recorded commands (recorder.py) on a systemd
+or an UpStart minion made in tmp_path.
+"""
+
+import shutil
 import sys
 
 import pytest
@@ -9,9 +17,10 @@ from tests.conftest import REPO, load_source
 # As Salt does while it loads modules, the utils folder is on sys.path for the import.
 sys.path.append(str(REPO / "_utils"))
 assist = load_source("assist_module", REPO / "_modules" / "assist.py")
-import assist_init  # noqa: E402, F401  (the same modules the execution module imported)
+import assist_init  # noqa: E402  (the same modules the execution module imported)
 import assist_settings  # noqa: E402, F401
 import assist_watchdog  # noqa: E402, F401
+from tests.unit.recorder import UPSTART_JOB, Recorder, initctl, install_client, install_unit  # noqa: E402
 
 
 @pytest.fixture
@@ -31,3 +40,86 @@ def configure_loader_modules(settings, tmp_path):
             "__context__": {},
         }
     }
+
+
+@pytest.fixture
+def record(configure_loader_modules):
+    def install(replies, after=None):
+        recorder = Recorder(replies, after)
+        assist.__salt__["cmd.run_all"] = recorder
+        return recorder
+
+    return install
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+@pytest.fixture
+def systemd(settings, tmp_path, configure_loader_modules, unit_dirs):
+    """A minion whose booted systemd runs the client from the vendor's aliyun.service;
+    the watchdog lives in tmp_path (the host has none) so its removal can be recorded too,
+    and so does the folder its removal changes (unit_dirs: not this host's)."""
+    daemon_dir = tmp_path / "assist-daemon"
+    settings.update(
+        init_system="systemd",
+        client_dir=str(tmp_path / "aliyun-assist"),  # no client process of this host's counts
+        daemon_dir=str(daemon_dir),
+        daemon_path=str(daemon_dir / "assist_daemon"),
+        verify_seconds=0.2,
+    )
+    assist.__context__["salt.utils.systemd.booted"] = True  # salt.utils.systemd.booted's cache
+    install_unit(unit_dirs[0], "aliyun.service", install_client(tmp_path / "aliyun-assist"))
+    return daemon_dir
+
+
+@pytest.fixture
+def unit_dirs(tmp_path, monkeypatch):
+    """systemd's unit folders (/etc/systemd/system first), in tmp_path: the backend finds
+    the agent's unit there, never in this host's folders."""
+    dirs = [tmp_path / "units" / name for name in ("etc", "run", "lib")]
+    monkeypatch.setattr(assist_init.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
+    return dirs
+
+
+@pytest.fixture
+def no_agent(systemd, unit_dirs, tmp_path):
+    """The systemd fixture's minion with the agent uninstalled: no unit file, no client."""
+    (unit_dirs[0] / "aliyun.service").unlink()
+    shutil.rmtree(tmp_path / "aliyun-assist")
+    return systemd
+
+
+# --------------------------------------------------------------------------- UpStart
+
+
+@pytest.fixture
+def upstart(settings, tmp_path):
+    """An UpStart root: /sbin/initctl (never run: its commands are recorded) and the
+    vendor's job file."""
+    (tmp_path / "sbin").mkdir()
+    (tmp_path / "sbin" / "initctl").write_text("#!/bin/sh\nexit 99\n")
+    (tmp_path / "sbin" / "initctl").chmod(0o755)
+    (tmp_path / "etc" / "init").mkdir(parents=True)
+    (tmp_path / "etc" / "init" / "aliyun-service.conf").write_text(UPSTART_JOB)
+    client = tmp_path / "usr" / "local" / "share" / "aliyun-assist" / "2.5.3.650" / "aliyun-service"
+    client.parent.mkdir(parents=True)
+    client.write_text("#!/bin/sh\n")  # the program the job runs: never run, its presence counts
+    settings.update(root=str(tmp_path), run_image_programs=True, verify_seconds=0.2)
+    return tmp_path / "etc" / "init"
+
+
+@pytest.fixture
+def upstart_version(record):
+    def install(version, running=True):
+        recorder = record({})
+        answer = initctl(version, running)
+
+        def run_all(argv, **kwargs):
+            recorder(argv, **kwargs)
+            return answer(argv, **kwargs)
+
+        assist.__salt__["cmd.run_all"] = run_all
+        return recorder
+
+    return install

@@ -1,6 +1,5 @@
-"""Fleet operations, their pure parts: the audit's drift in words, the report's
-counting, the rollout pillar's check and waves, the beacon's change-only rule and its
-configuration, the reactor runner's turn per minion."""
+"""The runner (_runners/assist.py), its pure parts: the report's counting and its
+arguments, the rollout pillar's check and waves, the reactor's turn per minion."""
 
 import concurrent.futures
 import multiprocessing
@@ -10,102 +9,16 @@ import salt.config
 import salt.utils.minions
 
 from tests.conftest import REPO, load_source
-from tests.unit.conftest import assist
+from tests.unit.facts import DEAD, DEFAULT, FROZEN, RUNNING
 
 runner = load_source("assist_runner", REPO / "_runners" / "assist.py")
-beacon = load_source("assist_beacon", REPO / "_beacons" / "assist.py")
 
 
 @pytest.fixture
 def configure_loader_modules(tmp_path):
     return {
-        assist: {"__context__": {}},
         runner: {"__opts__": {"cachedir": str(tmp_path), "assist_enforce_interval": 30}, "__context__": {}},
-        beacon: {"__opts__": {"cachedir": str(tmp_path)}},
     }
-
-
-# --------------------------------------------------------------------------- audit
-
-RUNNING = {"client": "running", "daemon": "present", "enable": True, "version": "2.5.3.650", "init_system": "sysvinit"}
-DEAD = {"client": "dead", "daemon": "absent", "enable": False, "version": "2.5.3.650", "init_system": "sysvinit"}
-FROZEN = {"client": "dead", "daemon": "absent", "enable": False}
-DEFAULT = {"client": "running", "daemon": "present", "enable": None}
-
-
-def test_an_agent_that_follows_its_policy_has_no_drift():
-    assert assist._drift(DEFAULT, RUNNING) == []
-    assert assist._drift(FROZEN, DEAD) == []
-
-
-def test_each_difference_is_said_in_words_in_a_fixed_order():
-    assert assist._drift(FROZEN, RUNNING, watchdog_running=True) == [
-        "client is running, policy says dead",
-        "watchdog is running, policy says absent",
-        "start at boot is on, policy says off",
-    ]
-    assert assist._drift(FROZEN, RUNNING) == [
-        "client is running, policy says dead",
-        "watchdog is installed, policy says absent",
-        "start at boot is on, policy says off",
-    ]
-    assert assist._drift({"client": "running", "daemon": "present", "enable": True}, DEAD) == [
-        "client is stopped, policy says running",
-        "watchdog is absent, policy says present",
-        "start at boot is off, policy says on",
-    ]
-
-
-def test_a_client_its_init_system_will_restart_meets_neither_policy():
-    # systemd after a crash: nothing runs now, and the client runs again when the
-    # restart is due (the vendor's unit: 120 s).
-    pending = dict(DEAD, client="restart pending", enable=True)
-    assert assist._drift(dict(FROZEN, enable=None), pending) == [
-        "client is down and its init system will restart it, policy says dead",
-    ]
-    assert assist._drift(dict(DEFAULT, daemon="absent"), pending) == [
-        "client is down and its init system will restart it, policy says running",
-    ]
-
-
-def test_an_agent_not_installed_meets_a_dead_policy_and_drifts_from_a_running_one():
-    missing = dict(DEAD, client="not installed", version=None)
-    assert assist._drift(FROZEN, missing) == []
-    assert assist._drift(DEFAULT, missing) == [
-        "the agent is not installed, policy says running",
-        "watchdog is absent, policy says present",
-    ]
-    # Nothing can start at boot: a policy that wants it on is told so.
-    assert assist._drift(dict(FROZEN, enable=True), missing) == ["start at boot is off, policy says on"]
-
-
-def test_an_agent_half_installed_drifts_from_every_policy_with_what_is_there():
-    half = dict(DEAD, client="half installed", version=None)
-    words = "the init script /etc/init.d/aliyun-service runs /usr/local/share/aliyun-assist/2.5.3.650/aliyun-service, which is missing"
-    for policy in (FROZEN, DEFAULT):
-        assert assist._drift(policy, half, incomplete=words)[0] == f"the agent is half installed: {words}"
-
-
-def test_the_report_counts_an_agent_not_installed_among_the_facts_not_the_errors():
-    audit = {"result": True, "drift": [], "policy": FROZEN, "agent": dict(DEAD, client="not installed", version=None)}
-    found = runner.summarise(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})
-    assert found["summary"] == {"targeted": 1, "answered": 1, "compliant": 1, "drifted": 0, "errors": 0, "unreachable": 0}
-    assert found["counts"]["client"] == {"not installed": 1}
-    assert found["counts"]["version"] == {"not installed": 1}
-    assert found["errors"] == {}
-    assert runner.rows(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})[0] | {"detail": ""} == {
-        "minion": "bare-1", "status": "compliant", "client": "not installed", "daemon": "absent", "enable": "off",
-        "version": "not installed", "init_system": "sysvinit", "detail": "",
-    }
-
-
-def test_enable_null_leaves_start_at_boot_unjudged():
-    assert assist._drift(DEFAULT, dict(RUNNING, enable=False)) == []
-    assert assist._drift(DEFAULT, dict(RUNNING, enable=True)) == []
-
-
-def test_windows_has_no_watchdog_to_judge():
-    assert assist._drift(DEFAULT, dict(RUNNING, daemon="absent", init_system="windows"), watchdog=False) == []
 
 
 # --------------------------------------------------------------------------- report
@@ -137,6 +50,19 @@ def test_the_report_counts_compliant_drifted_errors_and_unreachable():
         "enable": {"on": 2},
         "version": {"2.5.3.650": 2},
         "init_system": {"sysvinit": 2},
+    }
+
+
+def test_the_report_counts_an_agent_not_installed_among_the_facts_not_the_errors():
+    audit = {"result": True, "drift": [], "policy": FROZEN, "agent": dict(DEAD, client="not installed", version=None)}
+    found = runner.summarise(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})
+    assert found["summary"] == {"targeted": 1, "answered": 1, "compliant": 1, "drifted": 0, "errors": 0, "unreachable": 0}
+    assert found["counts"]["client"] == {"not installed": 1}
+    assert found["counts"]["version"] == {"not installed": 1}
+    assert found["errors"] == {}
+    assert runner.rows(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})[0] | {"detail": ""} == {
+        "minion": "bare-1", "status": "compliant", "client": "not installed", "daemon": "absent", "enable": "off",
+        "version": "not installed", "init_system": "sysvinit", "detail": "",
     }
 
 
@@ -286,71 +212,6 @@ def test_a_silent_minion_refuses_the_plan_and_says_how_to_leave_it_out():
         "pillar assist_rollout:target 'web-* or db-1': db-1, web-2 did not answer; start them, "
         "or leave them out: target: '( web-* or db-1 ) and not L@db-1,web-2'"
     )
-
-
-# --------------------------------------------------------------------------- beacon
-
-DRIFT = ["drift", "client is running, policy says dead"]
-
-
-def test_the_beacon_fires_once_per_change_of_drift():
-    event, memory = beacon.decide(None, DRIFT, 100.0, 3600)
-    assert event == "drift"
-    assert beacon.decide(memory, DRIFT, 160.0, 3600) == (None, None)
-    other = ["drift", "watchdog is installed, policy says absent"]
-    event, memory = beacon.decide(memory, other, 220.0, 3600)
-    assert event == "drift" and memory["seen"] == other
-    event, memory = beacon.decide(memory, ["compliant"], 280.0, 3600)
-    assert event == "compliant"
-    assert beacon.decide(memory, ["compliant"], 9999.0, 3600) == (None, None)
-
-
-def test_a_compliant_start_is_silent():
-    event, memory = beacon.decide(None, ["compliant"], 1.0, 3600)
-    assert event is None and memory["seen"] == ["compliant"]
-
-
-def test_a_lasting_drift_or_error_is_reminded_slowly():
-    _, memory = beacon.decide(None, DRIFT, 0.0, 600)
-    assert beacon.decide(memory, DRIFT, 599.0, 600) == (None, None)
-    event, memory = beacon.decide(memory, DRIFT, 600.0, 600)
-    assert event == "drift" and memory == {"seen": DRIFT, "at": 600.0, "reminder": True}
-    assert beacon.decide(memory, DRIFT, 1000.0, 600) == (None, None)
-    error = ["error", "pillar assist:client is \"stopped\"; use running or dead"]
-    _, memory = beacon.decide(None, error, 0.0, 600)
-    assert beacon.decide(memory, error, 700.0, 600)[0] == "error"
-
-
-def test_reminder_zero_never_reminds():
-    _, memory = beacon.decide(None, DRIFT, 0.0, 0)
-    assert beacon.decide(memory, DRIFT, 1e9, 0) == (None, None)
-
-
-@pytest.mark.parametrize(
-    "config, named",
-    [
-        ({"interval": 60}, "must be a list of mappings"),
-        ([{"interval": 60}, {"remind": 10}], "unknown key(s) remind"),
-        ([{"interval": 0}], "interval is 0"),
-        ([{"interval": "60"}], "interval is '60'"),
-        ([{"reminder": -1}], "reminder is -1"),
-        ([{"reminder": True}], "reminder is True"),
-    ],
-)
-def test_a_bad_beacon_configuration_is_refused_naming_the_key(config, named):
-    valid, message = beacon.validate(config)
-    assert valid is False and named in message
-
-
-def test_the_documented_beacon_configurations_are_valid():
-    assert beacon.validate([{"interval": 60}]) == (True, "Valid beacon configuration")
-    assert beacon.validate([{"interval": 60}, {"reminder": 0}, {"disable_during_state_run": True}])[0] is True
-    assert beacon.validate([{"interval": 5}, {"reminder": 600}, {"_beacon_name": "assist"}])[0] is True
-
-
-@pytest.mark.parametrize("value, paused", [(True, True), ("true", True), ("True", True), (False, False), (None, False), ("no", False)])
-def test_the_pause_grain(value, paused):
-    assert beacon.paused({"assist_paused": value} if value is not None else {}) is paused
 
 
 # --------------------------------------------------------------------------- enforce

@@ -1,4 +1,5 @@
-"""Windows: the client is the service AliyunService, driven through Salt's service.*.
+"""The Windows backend (Windows): the client is the service AliyunService, driven through
+Salt's service.*.
 
 These use doubles of Salt's win_service (no Windows here): they check the module's
 decisions (what it calls, what it reports). The doubles answer as the real module does:

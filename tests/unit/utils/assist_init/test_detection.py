@@ -1,4 +1,5 @@
-"""Init system detection: the vendor's /sbin/init test, run on real and synthetic files."""
+"""Init system detection: the vendor's /sbin/init test, run on real and synthetic files;
+the backends detection chooses from (BACKENDS)."""
 
 import os
 
@@ -150,3 +151,11 @@ def test_links_resolve_inside_the_root(tmp_path):
     # (the grain reads settings unchecked).
     assert assist_init.resolve(root, "sbin/init") == f"{root}/usr/lib/systemd/systemd"
     assert assist_init.resolve("/", "sbin/init") == "/sbin/init"
+
+
+def test_every_init_system_has_a_backend_answering_the_same_questions():
+    questions = {"service", "check_ready", "control", "active", "activity", "enabled", "set_enabled", "client_pids", "version"}
+    assert set(assist_init.BACKENDS) == {"systemd", "upstart", "sysvinit", "windows"}
+    for name, backend in assist_init.BACKENDS.items():
+        assert backend.name == name
+        assert all(callable(getattr(backend, q)) for q in questions), name

@@ -1,0 +1,1 @@
+"""Unit tests of _beacons/ (the beacon), one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of _grains/ (the grain), one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of _modules/ (the execution module), one file per module."""

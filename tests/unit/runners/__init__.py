@@ -1,0 +1,1 @@
+"""Unit tests of _runners/ (the runner), one file per module."""

@@ -1,0 +1,1 @@
+"""Unit tests of _states/ (the state module), one file per module."""
