@@ -3,7 +3,7 @@ against a fake agent with real processes in a sandbox root (sysvinit path).
 
 The fixtures are the salt-extension template's: the minion's options, Salt's
 ``Loaders`` over them, their state reset after each test, and ``modules``/``states``.
-Options a test needs of its own make loaders of their own (``loaders_for``); only the
+Options some tests need make loaders of their own (``aside``, ``frozen``); only the
 ``assist:lookup`` settings change in place, for the many tests that try one setting
 after another (see ``TierSettings``)."""
 
@@ -63,33 +63,46 @@ def reset_loaders_state(loaders):
         loaders.reset_state()
 
 
-@pytest.fixture
-def loaders_for(minion_opts, tmp_path):
-    """Loaders over the tier's options with some of a test's own: ``loaders_for(cachedir=...)``.
-    Each gets a module name space of its own, so its modules never replace the tier's."""
-    made = []
+def loaders_with(minion_opts, name, **options):
+    """Loaders over the tier's options with some of their own, in a module name space of
+    their own, so that their modules never replace the tier's."""
+    opts = copy.deepcopy(minion_opts)
+    opts.update(options)
+    return Loaders(opts, loaded_base_name=f"{__name__}.{name}")
 
-    def make(**options):
-        opts = copy.deepcopy(minion_opts)
-        opts.update(options)
-        made.append(Loaders(opts, loaded_base_name=f"{__name__}.loaded{len(made)}"))
-        return made[-1]
 
-    yield make
-    for each in made:
-        each.reset_state()
+@pytest.fixture(scope="session")
+def aside_loaders(minion_opts, tmp_path_factory):
+    return loaders_with(minion_opts, "aside", cachedir=str(tmp_path_factory.mktemp("aside") / "cache"))
 
 
 @pytest.fixture
-def frozen(loaders_for, tmp_path):
+def aside(aside_loaders):
+    """Loaders whose cache directory is the test's to spoil (``aside.opts["cachedir"]``):
+    emptied again after the test."""
+    yield aside_loaders
+    aside_loaders.reset_state()
+
+
+@pytest.fixture(scope="session")
+def frozen_loaders(minion_opts, tmp_path_factory):
+    home = tmp_path_factory.mktemp("frozen")
+    (home / "minion").write_text("grains:\n  assist_policy: frozen\n")
+    return loaders_with(
+        minion_opts,
+        "frozen",
+        conf_file=str(home / "minion"),
+        pillar_roots={"base": [str(REPO / "pillar")]},
+        cachedir=str(home / "cache"),
+    )
+
+
+@pytest.fixture
+def frozen(frozen_loaders):
     """Loaders of a minion the shipped pillar freezes: its top file matches the grain
     assist_policy: frozen, set in this minion's config file (where Salt reads grains)."""
-    config = tmp_path / "frozen" / "minion"
-    config.parent.mkdir()
-    config.write_text("grains:\n  assist_policy: frozen\n")
-    return loaders_for(
-        conf_file=str(config), pillar_roots={"base": [str(REPO / "pillar")]}, cachedir=str(tmp_path / "frozen" / "cache")
-    )
+    yield frozen_loaders
+    frozen_loaders.reset_state()
 
 
 @pytest.fixture

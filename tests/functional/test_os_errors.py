@@ -228,9 +228,9 @@ def test_a_file_in_the_way_of_the_watchdogs_remainder_is_named_and_nothing_chang
     assert seen(agent) == before
 
 
-def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(loaders_for, agent, tmp_path):
-    assist = loaders_for(cachedir=str(tmp_path)).modules.assist
-    (tmp_path / "assist.lock").mkdir()
+def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(aside, agent):
+    assist = aside.modules.assist
+    os.mkdir(os.path.join(aside.opts["cachedir"], "assist.lock"))
     before = seen(agent)
     with pytest.raises(CommandExecutionError, match=(
         r"^taking the lock failed: cannot open .*/assist.lock: Is a directory; a folder is in the way where a file "
@@ -243,9 +243,8 @@ def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(loaders_fo
 # --------------------------------------------------------------------------- the minion's cache directory
 
 
-def test_a_full_cache_directory_is_named_and_nothing_changes(loaders_for, agent, tmp_path, full_fs):
-    cachedir = tmp_path / "cache"
-    assist = loaders_for(cachedir=str(cachedir)).modules.assist
+def test_a_full_cache_directory_is_named_and_nothing_changes(aside, agent, full_fs):
+    cachedir, assist = aside.opts["cachedir"], aside.modules.assist
     before = seen(agent)
     with full_fs(cachedir) as words, pytest.raises(CommandExecutionError) as error:
         assist.stop()

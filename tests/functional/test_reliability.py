@@ -123,9 +123,8 @@ def test_an_unreadable_sbin_init_is_named(assist, agent, sandbox):
     assert (agent.client_pids(), agent.daemon_pids()) == pids
 
 
-def test_a_read_only_cache_directory_is_named_and_nothing_changes(loaders_for, agent, tmp_path):
-    cachedir = tmp_path / "cache"
-    assist = loaders_for(cachedir=str(cachedir)).modules.assist
+def test_a_read_only_cache_directory_is_named_and_nothing_changes(aside, agent):
+    cachedir, assist = aside.opts["cachedir"], aside.modules.assist
     pids = agent.client_pids(), agent.daemon_pids()
     with read_only(cachedir) as words, pytest.raises(CommandExecutionError, match=f"taking the lock failed: cannot open .*assist.lock: {words}; .*The minion.s cache directory must be writable. Nothing was changed."):
         assist.stop()
