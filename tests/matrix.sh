@@ -4,10 +4,16 @@
 # little longer than one. Each release's output is shown whole when it ends, and the
 # script fails if any release fails.
 #
-#   sh tests/matrix.sh ".venv-3006 .venv-3007" "tests/unit tests/functional tests/integration"
+#   sh tests/matrix.sh ".venv-3006 .venv-3007" "tests/unit tests/functional tests/integration" \
+#       ".venv-3007=tests/integration/test_syndic.py"
+#
+# The third argument, optional, names tests a leg leaves out because another run already
+# ran them as that leg would (VENV=TEST ...); each leg says what it leaves out and pytest
+# counts them as deselected.
 set -u
 venvs=$1
 tiers=$2
+already_run=${3:-}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 pids=""
@@ -16,9 +22,16 @@ for venv in $venvs; do
     (
         py=$venv/bin/python
         echo "== salt $($py -c 'import salt.version; print(salt.version.__version__)') ($venv)"
+        left_out=""
+        for entry in $already_run; do
+            if [ "${entry%%=*}" = "$venv" ]; then
+                left_out="$left_out --deselect=${entry#*=}"
+                echo "== $venv leaves out ${entry#*=}: already run on these daemons"
+            fi
+        done
         # Its own basetemp: the two pytest sessions never share or clean each other's.
-        # shellcheck disable=SC2086  # the tiers are words
-        $py -m pytest -p no:cacheprovider --basetemp="$out/tmp-$name" $tiers
+        # shellcheck disable=SC2086  # the tiers and options are words
+        $py -m pytest -p no:cacheprovider --basetemp="$out/tmp-$name" $left_out $tiers
     ) >"$out/$name.log" 2>&1 &
     pids="$pids $!:$name"
 done
