@@ -2,7 +2,8 @@
 against a fake agent with real processes in a sandbox root (sysvinit path).
 
 The fixtures are the salt-extension template's: the minion's options, Salt's
-``Loaders`` over them, their state reset after each test, and ``modules``/``states``.
+``Loaders`` over them and their state reset after each test; ``assist`` is the loaded
+execution module, ``loaders.states.assist`` the state module.
 Options some tests need make loaders of their own (``aside``, ``frozen``); only the
 ``assist:lookup`` settings change in place, for the many tests that try one setting
 after another (see ``TierSettings``)."""

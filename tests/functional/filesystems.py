@@ -49,10 +49,11 @@ def read_only(path):
 
 
 @contextlib.contextmanager
-def full(path):
+def full(path, inodes_left=0):
     """``path`` on a small tmpfs holding a copy of its contents, with no room left: no
-    block and no inode (a new file, link or folder is refused, a rename is not). Yields
-    the system's words for it. Needs root (mount)."""
+    block and no inode (a new file, link or folder is refused, a rename is not); with
+    ``inodes_left``, that many inodes but still no block (a file can be made, not
+    written). Yields the system's words for it. Needs root (mount)."""
     path = str(path)
     with tempfile.TemporaryDirectory() as aside:
         copy = os.path.join(aside, "copy")
@@ -61,6 +62,8 @@ def full(path):
         try:
             shutil.copytree(copy, path, symlinks=True, dirs_exist_ok=True)
             _fill(path)
+            for number in range(1, inodes_left + 1):  # empty fillers: inodes, no block
+                os.unlink(os.path.join(path, ".filler", str(number)))
             yield os.strerror(errno.ENOSPC)
         finally:
             _umount(path)

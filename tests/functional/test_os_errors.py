@@ -11,7 +11,6 @@ import logging
 import os
 
 import pytest
-import salt.beacons
 import yaml
 from salt.exceptions import CommandExecutionError
 
@@ -268,18 +267,17 @@ def test_the_beacon_says_the_drift_and_names_a_memory_it_cannot_keep(beacons, as
     assert wait_until(lambda: agent.client_pids() == [])
 
 
-def test_the_beacon_on_a_disk_full_of_data_leaves_no_file_behind(loaders, assist, agent, tmp_path, full_fs, caplog):
+def test_the_beacon_on_a_disk_full_of_data_leaves_no_file_behind(beacons, aside, assist, agent, full_fs, caplog):
     # A new file can be made but not written (Salt's atomic_open would leave its temporary
     # file there, one more each interval).
-    cachedir = tmp_path / "cache"
-    cachedir.mkdir()
-    beacon = salt.beacons.Beacon(dict(loaders.opts, cachedir=str(cachedir)), loaders.modules)
+    cachedir = aside.opts["cachedir"]
+    beacon = beacons(aside)
     assist.stop()
-    with full_fs(cachedir) as words, caplog.at_level(logging.WARNING):
-        os.unlink(cachedir / ".filler" / "1")  # one inode free, no block
+    with full_fs(cachedir, inodes_left=1) as words, caplog.at_level(logging.WARNING):
+        before = sorted(os.listdir(cachedir))
         assert [what for what, _ in fire(beacon)] == ["drift"]
         assert [what for what, _ in fire(beacon)] == ["drift"]  # not remembered: said again
-        assert sorted(os.listdir(cachedir)) == [".filler"]
+        assert sorted(os.listdir(cachedir)) == before
     said = [record.getMessage() for record in caplog.records if record.name.endswith("assist")]
     assert any("cannot remember the last event in" in line and words in line for line in said), said
 
