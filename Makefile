@@ -52,8 +52,8 @@ SYNDIC_VENV := .venv-3007/.installed
 ROOT_ONLY := $(if $(filter 0,$(shell id -u)),,-m "not root")
 
 check: $(VENV)/.installed
-	$(LINT)
 	$(DEPS) unit
+	$(LINT)
 	$(PY) -m pytest -q tests/unit tests/functional tests/support $(ROOT_ONLY)
 
 # The docs site (docs/) into build/docs; any warning is an error (-W, nitpicky -n), a
@@ -64,9 +64,9 @@ docs: $(VENV)/.docs-installed
 	$(DOCS)
 
 test: $(VENV)/.docs-installed $(SYNDIC_VENV)
+	$(DEPS) unit system ssh upstart agent wine
 	$(LINT)
 	$(DOCS)
-	$(DEPS) unit system ssh upstart agent wine
 	$(PY) -m pytest tests
 
 unit: $(VENV)/.installed

@@ -66,8 +66,7 @@ def validate(config):
     unknown = sorted(map(str, set(merged) - set(SALT_KEYS) - {"reminder"}))
     if unknown:
         return False, (
-            f"beacon assist: unknown key(s) {', '.join(unknown)}; known keys are reminder "
-            f"and Salt's {', '.join(SALT_KEYS[:4])}"
+            f"beacon assist: unknown key(s) {', '.join(unknown)}; known keys are reminder and Salt's {', '.join(SALT_KEYS[:4])}"
         )
     interval = merged.get("interval", 1)
     if not _seconds(interval) or interval <= 0:

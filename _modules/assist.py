@@ -117,8 +117,7 @@ def _agent(backend, need=None):
         )
     if need and not found["installed"]:
         raise CommandExecutionError(
-            f"{need} failed: the Cloud Assistant agent is not installed: {backend.missing()}. "
-            f"{INSTALL}. Nothing was changed."
+            f"{need} failed: the Cloud Assistant agent is not installed: {backend.missing()}. {INSTALL}. Nothing was changed."
         )
     return found
 
@@ -138,7 +137,7 @@ def _changing(changes):
 
 
 def _activity(backend, found=None, pids=None):
-    """"running" while any client process lives or the init system says it runs, else
+    """ "running" while any client process lives or the init system says it runs, else
     the init system's "stopped" or "restart pending". The processes first: reading
     /proc costs less than asking the init system. ``found``: an installation just read
     (the init system is asked only about an agent installed whole, and systemd's answer

@@ -125,7 +125,7 @@ def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_min
     # would lag its releases (3008 added resource and managing_minion).
     # _check_cache_minions is the helper the grain and pillar matchers share, not a type.
     known = sorted(
-        name[len("_check_"):-len("_minions")]
+        name[len("_check_") : -len("_minions")]
         for name in dir(salt.utils.minions.CkMinions)
         if name.startswith("_check_") and name.endswith("_minions") and name != "_check_cache_minions"
     )
@@ -181,7 +181,7 @@ def _judge(answer):
     if isinstance(ret, dict) and isinstance(ret.get("drift"), list) and {"policy", "agent"} <= set(ret):
         return ("drifted" if ret["drift"] else "compliant"), ret
     message = ret if isinstance(ret, str) else f"unexpected answer from assist.audit: {ret!r}"
-    return "error", message[len("ERROR: "):] if message.startswith("ERROR: ") else message
+    return "error", message[len("ERROR: ") :] if message.startswith("ERROR: ") else message
 
 
 def summarise(targeted, answers):
@@ -318,8 +318,7 @@ def check_rollout(rollout):
     found = BATCH.match(str(batch)) if isinstance(batch, (int, str)) and not isinstance(batch, bool) else None
     if not found or (found.group(2) and int(found.group(1)) > 100):
         raise ValueError(
-            f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) "
-            "or a percentage n% (1% to 100%)"
+            f"pillar assist_rollout:batch is {batch!r}; use a number of minions n (1 or more) or a percentage n% (1% to 100%)"
         )
     return target, canary, str(batch)
 
@@ -341,13 +340,12 @@ def waves(target, targeted, answered, canary, batch):
     outside = [minion for minion in canary if minion not in matched]
     if outside:
         raise ValueError(
-            f"pillar assist_rollout:canary: {', '.join(outside)} not among the minions "
-            f"the target matches ({', '.join(matched)})"
+            f"pillar assist_rollout:canary: {', '.join(outside)} not among the minions the target matches ({', '.join(matched)})"
         )
     rest = [minion for minion in matched if minion not in canary]
     number, percent = BATCH.match(batch).groups()
     size = max(1, int(number) * len(rest) // 100) if percent else int(number)
-    return [rest[start:start + size] for start in range(0, len(rest), size)]
+    return [rest[start : start + size] for start in range(0, len(rest), size)]
 
 
 # --------------------------------------------------------------------------- enforce

@@ -222,8 +222,7 @@ ADVICE = {
     errno.EDQUOT: "the disk quota is used up; free space and run again",
     errno.EACCES: "the minion may not change it; run the minion as root, or correct the permissions",
     errno.EPERM: (
-        "the system does not allow it (an immutable file, a security policy, another user's process); "
-        "lift that and run again"
+        "the system does not allow it (an immutable file, a security policy, another user's process); lift that and run again"
     ),
     errno.EEXIST: "something else is in the way at that path; move it away and run again",
     errno.ENOTDIR: "a file is in the way where a folder belongs; move it away and run again",
@@ -486,7 +485,7 @@ class Backend:
         raise NotImplementedError
 
     def activity(self):
-        """"running", "stopped", or "restart pending": down, but the init system will
+        """ "running", "stopped", or "restart pending": down, but the init system will
         start it by itself later (a restart delay under way)."""
         return "running" if self.active() else "stopped"
 
@@ -888,7 +887,7 @@ class Upstart(Backend):
         if on:
             if not marked:
                 raise self._not_understood(conf, "no `start on` stanza that assist-salt turned off")
-            lines = [line[len(self.MARKER):] if i in marked else line for i, line in enumerate(lines)]
+            lines = [line[len(self.MARKER) :] if i in marked else line for i, line in enumerate(lines)]
         else:
             if live is None or marked:
                 why = "no `start on` stanza to turn off" if live is None else "`start on` both on and off"

@@ -100,14 +100,11 @@ def load(given):
     Every given value is checked before anything runs; the defaults need no check (a
     unit test holds them to every check)."""
     if not isinstance(given, dict):
-        raise CommandExecutionError(
-            f"assist:lookup must be a mapping of settings, not {type(given).__name__}"
-        )
+        raise CommandExecutionError(f"assist:lookup must be a mapping of settings, not {type(given).__name__}")
     unknown = sorted(map(str, set(given) - set(SETTINGS)))
     if unknown:
         raise CommandExecutionError(
-            f"assist:lookup: unknown setting(s) {', '.join(unknown)}; "
-            f"known settings are {', '.join(sorted(SETTINGS))}"
+            f"assist:lookup: unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(SETTINGS))}"
         )
     cfg = dict(DEFAULTS)
     for key, value in given.items():
@@ -206,8 +203,7 @@ def policy(given):
     unknown = sorted(map(str, set(given) - set(POLICY) - {"lookup"}))
     if unknown:
         raise CommandExecutionError(
-            f"pillar assist: unknown key(s) {', '.join(unknown)}; "
-            f"known keys are {', '.join(POLICY)} and lookup"
+            f"pillar assist: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(POLICY)} and lookup"
         )
     wanted = {}
     for key, (default, allowed, hint) in POLICY.items():

@@ -79,9 +79,7 @@ def guard(cfg):
 
 
 def _refuse(cfg, why):
-    raise CommandExecutionError(
-        f"assist:lookup:daemon_dir: {cfg['daemon_dir']!r} is refused: {why}; nothing was removed"
-    )
+    raise CommandExecutionError(f"assist:lookup:daemon_dir: {cfg['daemon_dir']!r} is refused: {why}; nothing was removed")
 
 
 def check(cfg, registry_dirs):

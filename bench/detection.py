@@ -55,10 +55,7 @@ def init_binary(root):
 
 def vendor_commands(binary):
     """The document's checks in its order (the module keeps the same list)."""
-    return [
-        f'strings {shlex.quote(binary)} | grep "{marker.decode()}"'
-        for marker, _ in plainmodule.init().INIT_MARKERS
-    ]
+    return [f'strings {shlex.quote(binary)} | grep "{marker.decode()}"' for marker, _ in plainmodule.init().INIT_MARKERS]
 
 
 def run_vendor(commands):
@@ -120,8 +117,7 @@ def detection_row(name, kind, module_s, vendor_s, commands):
     goal_row = kind == "own"
     return Row(
         key=f"detection_{name}" if goal_row else f"detection_{name}_image",
-        measure=f"1 detection, {name} /sbin/init"
-        + ("" if goal_row else ", image at assist:lookup:root"),
+        measure=f"1 detection, {name} /sbin/init" + ("" if goal_row else ", image at assist:lookup:root"),
         subject=f"module {seconds(median(module_s))}",
         baseline=f"strings|grep x{len(commands)} {seconds(median(vendor_s))}",
         figure=f"{speedup:.0f}x faster",

@@ -21,8 +21,7 @@ from sampler import TreePeak
 
 RATIO_GOALS = {"assist.status": 1.25, "assist.audit": 1.25, "assist.report": 1.3}
 REPORT_MEMORY_GOAL_MB = 50.0
-BASELINE = {"assist.status": "test.ping", "assist.audit": "test.ping",
-            "assist.report": "manage.status"}
+BASELINE = {"assist.status": "test.ping", "assist.audit": "test.ping", "assist.report": "manage.status"}
 RUNNERS = ("manage.status", "assist.report")
 
 
@@ -50,8 +49,12 @@ class Sample:
         self.runner_mb = runner_mb
 
     def as_dict(self):
-        return {"seconds": self.took, "master_before_mb": self.master_before,
-                "master_peak_mb": self.master_peak, "salt_run_peak_mb": self.runner_mb}
+        return {
+            "seconds": self.took,
+            "master_before_mb": self.master_before,
+            "master_peak_mb": self.master_peak,
+            "salt_run_peak_mb": self.runner_mb,
+        }
 
 
 def call(fleet, names, function):
@@ -79,8 +82,9 @@ def check_runner(function, names, done):
     if good and function == "assist.report":
         good = value.get("summary", {}).get("answered") == len(names) and not value.get("unreachable")
     if not good:
-        raise RuntimeError(f"salt-run {function}: exit {done.returncode}, {done.stdout.strip()[:300]} "
-                           f"{done.stderr.strip()[:300]}")
+        raise RuntimeError(
+            f"salt-run {function}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
+        )
 
 
 def measure(fleet, names, functions, reps):
@@ -127,9 +131,13 @@ def ratio_row(size, function, samples, failed, largest):
         goal=f"<= {RATIO_GOALS[function]}x" if goal_here else "(goal at the largest)",
         met=(ratio <= RATIO_GOALS[function]) if goal_here else None,
         note=f"master peak PSS {med(samples[function], 'master_peak'):.0f} MB "
-             f"({base}: {med(samples[base], 'master_peak'):.0f} MB)" + lost(failed, function, base),
-        data={"ratio": ratio, function: [s.as_dict() for s in samples[function]],
-              base: [s.as_dict() for s in samples[base]], "failed": failed},
+        f"({base}: {med(samples[base], 'master_peak'):.0f} MB)" + lost(failed, function, base),
+        data={
+            "ratio": ratio,
+            function: [s.as_dict() for s in samples[function]],
+            base: [s.as_dict() for s in samples[base]],
+            "failed": failed,
+        },
     )
 
 
@@ -145,7 +153,7 @@ def master_memory_row(size, samples):
         goal="(none given)",
         met=None,
         note="sum over the salt-master's processes; per call: "
-             + ", ".join(f"{function} {peak:.0f} MB" for function, peak in peaks.items()),
+        + ", ".join(f"{function} {peak:.0f} MB" for function, peak in peaks.items()),
         data={"median_peak_mb": peaks},
     )
 
@@ -153,8 +161,7 @@ def master_memory_row(size, samples):
 def added_by_runner(samples):
     """What a runner call adds on the master host: the master's peak during the call
     minus just before, plus the salt-run process's own peak."""
-    return {"daemons_mb": med(samples, "master_peak") - med(samples, "master_before"),
-            "salt_run_mb": med(samples, "runner_mb")}
+    return {"daemons_mb": med(samples, "master_peak") - med(samples, "master_before"), "salt_run_mb": med(samples, "runner_mb")}
 
 
 def report_memory_row(size, samples):
@@ -211,13 +218,23 @@ def grow_and_measure(fleet, settings, at_size=None):
             samples, failed = measure(fleet, names, FUNCTIONS, settings.fanout_reps)
         except Exception as exc:
             log(f"fan-out on {size} minions failed:\n{traceback.format_exc()}")
-            rows.append(Row(key=f"error_fanout_{size}", measure=f"3 fan-out, {size} minions",
-                            subject="error", baseline="-", figure="-", goal="-", met=False,
-                            note=f"{type(exc).__name__}: {exc}"[:600]))
+            rows.append(
+                Row(
+                    key=f"error_fanout_{size}",
+                    measure=f"3 fan-out, {size} minions",
+                    subject="error",
+                    baseline="-",
+                    figure="-",
+                    goal="-",
+                    met=False,
+                    note=f"{type(exc).__name__}: {exc}"[:600],
+                )
+            )
             break
         by_size[size] = samples
-        rows += [ratio_row(size, function, samples, failed, largest)
-                 for function in ("assist.status", "assist.audit", "assist.report")]
+        rows += [
+            ratio_row(size, function, samples, failed, largest) for function in ("assist.status", "assist.audit", "assist.report")
+        ]
     if largest in by_size:
         rows.append(master_memory_row(largest, by_size[largest]))
         rows.append(report_memory_row(largest, by_size[largest]))

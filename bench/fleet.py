@@ -122,8 +122,12 @@ class Fleet:
         agent = fakeagent.install(root, init="sysvinit", restart_interval=WATCHDOG_INTERVAL)
         agent.start()
         self.agents[name] = agent
-        overrides = {"assist": {"lookup": {"root": str(root), "run_image_programs": True}}, **MINION_DEFAULTS,
-                     **quiet_logging("minion"), **(extra or {})}
+        overrides = {
+            "assist": {"lookup": {"root": str(root), "run_image_programs": True}},
+            **MINION_DEFAULTS,
+            **quiet_logging("minion"),
+            **(extra or {}),
+        }
         return self.master.salt_minion_daemon(name, overrides=overrides)
 
     def start_minion(self, name, factory):
@@ -166,17 +170,18 @@ class Fleet:
         can be too busy to answer the salt CLI's job check in time, and the CLI then
         leaves them out: they are asked again, up to three times."""
         for start in range(0, len(names), chunk):
-            waiting = names[start:start + chunk]
+            waiting = names[start : start + chunk]
             for attempt in range(1, tries + 1):
-                _, returns, done = self.salt(",".join(waiting), "saltutil.sync_all", list_target=True,
-                                             cli_timeout=120)
+                _, returns, done = self.salt(",".join(waiting), "saltutil.sync_all", list_target=True, cli_timeout=120)
                 waiting = [name for name in waiting if not isinstance(returns.get(name), dict)]
                 if not waiting:
                     break
                 log(f"saltutil.sync_all: no answer yet from {len(waiting)} minion(s), try {attempt} of {tries}")
             if waiting:
-                raise RuntimeError(f"saltutil.sync_all: no answer from {waiting} after {tries} tries "
-                                   f"(exit {done.returncode}: {done.stderr.strip()[:300]})")
+                raise RuntimeError(
+                    f"saltutil.sync_all: no answer from {waiting} after {tries} tries "
+                    f"(exit {done.returncode}: {done.stderr.strip()[:300]})"
+                )
 
     def wait_answering(self, names, deadline):
         waiting = list(names)
@@ -184,20 +189,20 @@ class Fleet:
             _, returns, _ = self.salt(",".join(waiting), "test.ping", list_target=True, cli_timeout=10)
             waiting = [name for name in waiting if returns.get(name) is not True]
             if waiting and time.monotonic() > deadline:
-                raise RuntimeError(f"{len(waiting)} minion(s) never answered test.ping: {waiting[:5]} ..."
-                                   f" (their logs: {self.swarm.work}/<id>/root/var/log/salt/minion)")
+                raise RuntimeError(
+                    f"{len(waiting)} minion(s) never answered test.ping: {waiting[:5]} ..."
+                    f" (their logs: {self.swarm.work}/<id>/root/var/log/salt/minion)"
+                )
             if waiting:
                 time.sleep(2)
 
     def salt(self, target, function, *args, list_target=False, cli_timeout=60, timeout=300):
         """Run the salt CLI; (wall seconds, {minion: return}, the finished process)."""
-        argv = [str(BIN / "salt"), f"--config-dir={self.master.config_dir}", "--out=json",
-                "--static", f"--timeout={cli_timeout}"]
+        argv = [str(BIN / "salt"), f"--config-dir={self.master.config_dir}", "--out=json", "--static", f"--timeout={cli_timeout}"]
         if list_target:
             argv.append("-L")
         argv += [target, function, *args]
-        took, done = timed(subprocess.run, argv, capture_output=True, text=True,
-                           timeout=timeout, check=False)
+        took, done = timed(subprocess.run, argv, capture_output=True, text=True, timeout=timeout, check=False)
         try:
             returns = json.loads(done.stdout or "{}")
         except json.JSONDecodeError:
@@ -208,8 +213,7 @@ class Fleet:
         """Run salt-run on the master (the runner runs in that process); the finished
         process, with its peak RSS in MB as `.peak_mb` (from wait4's rusage)."""
         argv = [str(BIN / "salt-run"), f"--config-dir={self.master.config_dir}", "--out=json", *argv]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         killer = threading.Timer(timeout, process.kill)
         killer.start()
         try:
@@ -232,8 +236,9 @@ class Fleet:
         except json.JSONDecodeError:
             value = None
         if done.returncode != 0 or not check(value):
-            raise RuntimeError(f"salt-run {' '.join(argv)}: exit {done.returncode}, "
-                               f"{done.stdout.strip()[:300]} {done.stderr.strip()[:300]}")
+            raise RuntimeError(
+                f"salt-run {' '.join(argv)}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
+            )
         return value
 
     def call(self, names, function, *args, check=None):

@@ -8,9 +8,7 @@ GOAL = 0.3  # seconds more, at most
 
 def compliant(value):
     """Every state succeeded and changed nothing."""
-    return isinstance(value, dict) and value and all(
-        state["result"] is True and not state["changes"] for state in value.values()
-    )
+    return isinstance(value, dict) and value and all(state["result"] is True and not state["changes"] for state in value.values())
 
 
 def empty(value):
@@ -33,13 +31,15 @@ def rows(fleet, name, reps):
     log(f"highstate cost on {name}")
     assist, empty_sls = measure(fleet, name, reps)
     more = median(assist) - median(empty_sls)
-    return [Row(
-        key="highstate",
-        measure="4 state.apply, compliant",
-        subject=f"assist {seconds(median(assist))}",
-        baseline=f"empty.sls {seconds(median(empty_sls))}",
-        figure=f"{more:+.3f} s ({median(assist) / median(empty_sls):.2f}x)",
-        goal=f"<= +{GOAL} s",
-        met=more <= GOAL,
-        data={"assist_seconds": assist, "empty_seconds": empty_sls, "difference": more},
-    )]
+    return [
+        Row(
+            key="highstate",
+            measure="4 state.apply, compliant",
+            subject=f"assist {seconds(median(assist))}",
+            baseline=f"empty.sls {seconds(median(empty_sls))}",
+            figure=f"{more:+.3f} s ({median(assist) / median(empty_sls):.2f}x)",
+            goal=f"<= +{GOAL} s",
+            met=more <= GOAL,
+            data={"assist_seconds": assist, "empty_seconds": empty_sls, "difference": more},
+        )
+    ]

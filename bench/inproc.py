@@ -21,7 +21,10 @@ class Worker:
         self.log = open(log_path, "ab")  # noqa: SIM115  (closed in close())
         self.process = subprocess.Popen(
             [sys.executable, str(BENCH / "inproc_worker.py"), str(work)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
         )
         try:
             self.pid = self._reply(timeout=120)["pid"]
@@ -39,8 +42,7 @@ class Worker:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            raise RuntimeError(f"the in-process worker did not answer within {timeout} s "
-                               f"(its log: {self.log.name})")
+            raise RuntimeError(f"the in-process worker did not answer within {timeout} s (its log: {self.log.name})")
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError(f"in-process worker: {reply['error']}")

@@ -69,8 +69,11 @@ class Host:
         return {}
 
     def state(self):
-        return {"client": self.agent.client_pids(), "daemon": self.agent.daemon_pids(),
-                "daemon_dir": self.agent.daemon_dir.exists()}
+        return {
+            "client": self.agent.client_pids(),
+            "daemon": self.agent.daemon_pids(),
+            "daemon_dir": self.agent.daemon_dir.exists(),
+        }
 
     # -- the calls measured ---------------------------------------------
 
@@ -95,8 +98,9 @@ class Host:
         ]
         start = time.perf_counter()
         for argv in steps:
-            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            subprocess.run(
+                argv, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30
+            )
         took = time.perf_counter() - start
         return {"seconds": took, "commands": steps}
 

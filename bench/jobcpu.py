@@ -48,14 +48,16 @@ def rows(fleet, name, group, reps):
         for function in FUNCTIONS[shift:] + FUNCTIONS[:shift]:
             samples[function].append(per_job(fleet, name, group, function))
     ms = {function: median(values) for function, values in samples.items()}
-    return [Row(
-        key="minion_cpu_per_job",
-        measure="3 minion CPU per job, 1 minion",
-        subject=f"assist.audit {ms['assist.audit']:.1f} ms, assist.status {ms['assist.status']:.1f} ms",
-        baseline=f"test.ping {ms['test.ping']:.1f} ms",
-        figure=f"{ms['assist.audit'] - ms['test.ping']:+.1f} ms",
-        goal="(none given)",
-        met=None,
-        note="the audit's CPU beyond test.ping's, per job; the minion's process group, waited-for children included",
-        data={"median_ms": ms, "samples_ms": samples, "calls_per_sample": CALLS},
-    )]
+    return [
+        Row(
+            key="minion_cpu_per_job",
+            measure="3 minion CPU per job, 1 minion",
+            subject=f"assist.audit {ms['assist.audit']:.1f} ms, assist.status {ms['assist.status']:.1f} ms",
+            baseline=f"test.ping {ms['test.ping']:.1f} ms",
+            figure=f"{ms['assist.audit'] - ms['test.ping']:+.1f} ms",
+            goal="(none given)",
+            met=None,
+            note="the audit's CPU beyond test.ping's, per job; the minion's process group, waited-for children included",
+            data={"median_ms": ms, "samples_ms": samples, "calls_per_sample": CALLS},
+        )
+    ]

@@ -46,10 +46,8 @@ def breakdown(module, lookup):
         "cold assist.init_system()": per_call_us(cold(module)),
         "  assist_settings.load": per_call_us(lambda: settings.load(lookup)),
         "  assist_init.detect": per_call_us(lambda: init.detect(cfg, module.__salt__, {})),
-        "    assist_init.resolve (/sbin/init in root)": per_call_us(
-            lambda: init.resolve(cfg["root"], cfg["init_path"])),
-        "    assist_init.init_marker (read + markers)": per_call_us(
-            lambda: init.init_marker(cfg["root"], cfg["init_path"])),
+        "    assist_init.resolve (/sbin/init in root)": per_call_us(lambda: init.resolve(cfg["root"], cfg["init_path"])),
+        "    assist_init.init_marker (read + markers)": per_call_us(lambda: init.init_marker(cfg["root"], cfg["init_path"])),
     }
 
 

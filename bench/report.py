@@ -9,9 +9,14 @@ import subprocess
 
 import psutil
 
-COLUMNS = (("measure", "measure"), ("subject", "measured (median)"),
-           ("baseline", "baseline (median)"), ("figure", "figure"), ("goal", "goal"),
-           ("verdict", "result"))
+COLUMNS = (
+    ("measure", "measure"),
+    ("subject", "measured (median)"),
+    ("baseline", "baseline (median)"),
+    ("figure", "figure"),
+    ("goal", "goal"),
+    ("verdict", "result"),
+)
 
 
 def cpu_model():
@@ -75,12 +80,10 @@ def verdict(row):
 
 
 def table(rows):
-    cells = [[getattr(row, name) if name != "verdict" else verdict(row) for name, _ in COLUMNS]
-             for row in rows]
+    cells = [[getattr(row, name) if name != "verdict" else verdict(row) for name, _ in COLUMNS] for row in rows]
     titles = [title for _, title in COLUMNS]
     widths = [max(len(str(line[i])) for line in cells + [titles]) for i in range(len(titles))]
-    lines = [" | ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)),
-             "-+-".join("-" * w for w in widths)]
+    lines = [" | ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)), "-+-".join("-" * w for w in widths)]
     for row, line in zip(rows, cells, strict=True):
         lines.append(" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)))
         if row.note:
@@ -92,10 +95,13 @@ def write_json(path, info, settings, rows, seconds_taken):
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "machine": info,
-        "settings": {"quick": settings.quick, "reps": settings.reps,
-                     "fanout_reps": settings.fanout_reps,
-                     "fanout_sizes": list(settings.fanout_sizes),
-                     "memory_pairs": settings.memory_pairs},
+        "settings": {
+            "quick": settings.quick,
+            "reps": settings.reps,
+            "fanout_reps": settings.fanout_reps,
+            "fanout_sizes": list(settings.fanout_sizes),
+            "memory_pairs": settings.memory_pairs,
+        },
         "seconds": seconds_taken,
         "rows": [dataclasses.asdict(row) for row in rows],
     }

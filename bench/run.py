@@ -46,15 +46,24 @@ RESULTS = BENCH / "results"
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 3 repetitions, fan-out on 1 and 20 minions, 1 memory pair")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 3 repetitions, fan-out on 1 and 20 minions, 1 memory pair"
+    )
     return parser.parse_args(argv)
 
 
 def error_row(section, exc):
     log(f"{section} failed:\n{traceback.format_exc()}")
-    return Row(key=f"error_{section}", measure=section, subject="error", baseline="-",
-               figure="-", goal="-", met=False, note=f"{type(exc).__name__}: {exc}")
+    return Row(
+        key=f"error_{section}",
+        measure=section,
+        subject="error",
+        baseline="-",
+        figure="-",
+        goal="-",
+        met=False,
+        note=f"{type(exc).__name__}: {exc}",
+    )
 
 
 def guarded(section, function, *args):
@@ -77,8 +86,9 @@ def fleet_sections(settings):
             if size != 1:
                 return []
             group = fleet.swarm.processes[names[0]].pid  # started in a session of its own
-            return guarded("minion CPU", jobcpu.rows, fleet, names[0], group, settings.reps) \
-                + guarded("highstate", highstate.rows, fleet, names[0], settings.reps)
+            return guarded("minion CPU", jobcpu.rows, fleet, names[0], group, settings.reps) + guarded(
+                "highstate", highstate.rows, fleet, names[0], settings.reps
+            )
 
         rows = guarded("fan-out", fanout.grow_and_measure, fleet, settings, alone)
         fleet.stop_minions()  # a quiet machine for the memory samples

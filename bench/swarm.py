@@ -83,8 +83,11 @@ class Swarm:
             with open(self.work / name / "daemon.out", "wb") as out:
                 self.processes[name] = subprocess.Popen(
                     [str(BIN / "salt-minion"), f"--config-dir={conf_dir}"],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env=env_without_pythonpath(), start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env_without_pythonpath(),
+                    start_new_session=True,
                 )
             time.sleep(START_GAP)
 

@@ -167,23 +167,29 @@ def main():
         print(f"demo: master and minions {', '.join(MINIONS)} starting on 127.0.0.1 ...", flush=True)
         wait_for_minions()
         failures = 0
-        say("enforcement is paused on every minion while we look and roll out (the beacon "
-            "honours grain assist_paused); then the modules, beacon and runners are synced.")
+        say(
+            "enforcement is paused on every minion while we look and roll out (the beacon "
+            "honours grain assist_paused); then the modules, beacon and runners are synced."
+        )
         failures += salt("*", "grains.setval", "assist_paused", "true", "--out=txt")
         failures += salt("*", "saltutil.sync_all", quiet=True)
         failures += salt_run("saltutil.sync_runners", quiet=True)
 
-        say("who drifts from the policy of their group, and why (bare-1 has no agent: under the frozen "
-            "policy that is compliant, counted as 'not installed'):")
+        say(
+            "who drifts from the policy of their group, and why (bare-1 has no agent: under the frozen "
+            "policy that is compliant, counted as 'not installed'):"
+        )
         salt_run("assist.report")  # drift is what we came to see: its exit status is not judged
         say("the rollout: db-1 first (the canary), then one minion at a time, audited after each step.")
         failures += salt_run("state.orchestrate", "assist.orch.rollout", f"pillar={ROLLOUT}", "--state-output=terse")
         say("afterwards, strict: any drift, error or silent minion would fail this command.")
         failures += salt_run("assist.report", "strict=True")
 
-        say(f"enforcement resumed; db-1's client is started behind Salt's back. Its beacon "
+        say(
+            f"enforcement resumed; db-1's client is started behind Salt's back. Its beacon "
             f"(every {BEACON_INTERVAL} s) reports the drift, the reactor applies db-1's own "
-            "assist state, the beacon reports it compliant:")
+            "assist state, the beacon reports it compliant:"
+        )
         failures += salt("*", "grains.delkey", "assist_paused", quiet=True)
         time.sleep(BEACON_INTERVAL)  # the beacons see the grain gone and find nothing to say
         events = subprocess.Popen(

@@ -49,6 +49,7 @@ def extension_dirs():
     """Options that load the project's modules straight from the repository."""
     return {option: [str(REPO / folder)] for folder, option in EXTENSION_FOLDERS.items()}
 
+
 # Salt's temporary log handler otherwise writes to a closed stream at exit.
 salt._logging.shutdown_temp_handler()
 

@@ -49,9 +49,15 @@ def make_symlinked_parent(sandbox, lookup):
 CASES = {
     "daemon dir is /": ({"daemon_dir": "/"}, "assist:lookup:daemon_dir: '/' is refused: it is a system directory"),
     "relative daemon dir": ({"daemon_dir": "usr/local/share/assist-daemon"}, "assist:lookup:daemon_dir: .* must be absolute"),
-    "daemon dir with ..": ({"daemon_dir": "/usr/local/share/assist-daemon/../aliyun-assist"}, r"assist:lookup:daemon_dir: .* must not contain '\.\.'"),
+    "daemon dir with ..": (
+        {"daemon_dir": "/usr/local/share/assist-daemon/../aliyun-assist"},
+        r"assist:lookup:daemon_dir: .* must not contain '\.\.'",
+    ),
     "daemon dir under aliyun-assist": (
-        {"daemon_dir": "/usr/local/share/aliyun-assist/hybrid", "daemon_path": "/usr/local/share/aliyun-assist/hybrid/assist_daemon"},
+        {
+            "daemon_dir": "/usr/local/share/aliyun-assist/hybrid",
+            "daemon_path": "/usr/local/share/aliyun-assist/hybrid/assist_daemon",
+        },
         "assist:lookup:daemon_dir: .* overlaps /usr/local/share/aliyun-assist",
     ),
     "unknown init system": ({"init_system": "openrc"}, "assist:lookup:init_system: 'openrc' is refused"),
@@ -59,15 +65,24 @@ CASES = {
         {"init_system": "systemd", "systemd_unit": "aliyun.service;rm -rf /"},
         "assist:lookup:systemd_unit: .* is refused: a service name",
     ),
-    "daemon dir is a symlink": (make_symlinked_daemon_dir, "assist:lookup:daemon_dir: '/opt/watchdog' is refused: it is a symbolic link"),
-    "daemon dir without the binary": (make_daemon_dir_without_binary, "assist:lookup:daemon_dir: .* does not hold the watchdog binary"),
+    "daemon dir is a symlink": (
+        make_symlinked_daemon_dir,
+        "assist:lookup:daemon_dir: '/opt/watchdog' is refused: it is a symbolic link",
+    ),
+    "daemon dir without the binary": (
+        make_daemon_dir_without_binary,
+        "assist:lookup:daemon_dir: .* does not hold the watchdog binary",
+    ),
     "daemon dir below a symlink": (make_symlinked_parent, "assist:lookup:daemon_dir: .* a directory above it is a symbolic link"),
     # An image's programs would act on this host: not run unless allowed.
     "an image's programs, not allowed": (
         {"run_image_programs": False},
         r"would run /.* from assist:lookup:root .*could act on this host's own agent; nothing was changed",
     ),
-    "run_image_programs not a boolean": ({"run_image_programs": "yes"}, "assist:lookup:run_image_programs: 'yes' is refused: use true or false"),
+    "run_image_programs not a boolean": (
+        {"run_image_programs": "yes"},
+        "assist:lookup:run_image_programs: 'yes' is refused: use true or false",
+    ),
 }
 
 
@@ -88,7 +103,9 @@ def test_bad_settings_are_refused_and_nothing_changes(assist, agent, sandbox, lo
 def test_a_missing_init_script_is_named(assist, agent, sandbox, lookup):
     lookup["sysv_script"] = "/etc/init.d/aliyun-service-missing"
     before = tree(sandbox), agent.client_pids(), agent.daemon_pids()
-    with pytest.raises(CommandExecutionError, match="init script /etc/init.d/aliyun-service-missing is missing .*assist:lookup:sysv_script"):
+    with pytest.raises(
+        CommandExecutionError, match="init script /etc/init.d/aliyun-service-missing is missing .*assist:lookup:sysv_script"
+    ):
         assist.stop()
     assert (tree(sandbox), agent.client_pids(), agent.daemon_pids()) == before
 
@@ -108,6 +125,8 @@ def test_an_image_with_systemd_installed_but_not_running_gets_an_error(assist, l
     lookup["root"] = str(image)
     before = tree(image)
     for verb in ("stop", "start", "status", "disable"):
-        with pytest.raises(CommandExecutionError, match=r"systemd is installed \(/sbin/init contains '/lib/system'\) but is not running as PID 1"):
+        with pytest.raises(
+            CommandExecutionError, match=r"systemd is installed \(/sbin/init contains '/lib/system'\) but is not running as PID 1"
+        ):
             getattr(assist, verb)()
     assert tree(image) == before

@@ -57,7 +57,9 @@ def test_start_brings_the_client_back_and_twice_is_a_no_op(assist, agent):
 
 def test_stop_without_removing_the_watchdog_is_refused_and_changes_nothing(assist, agent):
     pids, snapshot = (agent.client_pids(), agent.daemon_pids()), agent.protected_snapshot()
-    with pytest.raises(CommandExecutionError, match="watchdog .* would restart the client; call assist.stop with remove_daemon=True"):
+    with pytest.raises(
+        CommandExecutionError, match="watchdog .* would restart the client; call assist.stop with remove_daemon=True"
+    ):
         assist.stop(remove_daemon=False)
     assert (agent.client_pids(), agent.daemon_pids()) == pids
     assert os.path.isfile(agent.daemon_path)
@@ -77,7 +79,10 @@ def test_remove_daemon_leaves_the_client_running(assist, agent):
     ret = assist.remove_daemon()
     assert ret["changes"] == {"daemon": {"old": "running", "new": "absent"}}
     assert assist.daemon_status() == {
-        "installed": False, "running": False, "pids": [], "path": "/usr/local/share/assist-daemon/assist_daemon",
+        "installed": False,
+        "running": False,
+        "pids": [],
+        "path": "/usr/local/share/assist-daemon/assist_daemon",
     }
     assert agent.client_pids() == pids
     assert assist.remove_daemon()["changes"] == {}
@@ -129,7 +134,9 @@ def test_the_log_shows_the_walk_from_detection_to_the_commands_and_each_change(a
     assert any(message.startswith("assist: init system sysvinit (/sbin/init contains 'sysvinit')") for message in debug), debug
     assert any(message.startswith("assist: the agent's installation: ") for message in debug), debug
     assert any(message.startswith("assist: stopping the watchdog (assist_daemon --stop): ") for message in debug), debug
-    assert any(message.startswith("assist: stopping the client: ") and message.endswith("aliyun-service stop") for message in debug), debug
+    assert any(
+        message.startswith("assist: stopping the client: ") and message.endswith("aliyun-service stop") for message in debug
+    ), debug
     assert info[:2] == [
         "assist: stopped the watchdog (/usr/local/share/assist-daemon/assist_daemon --stop)",
         "assist: unregistered the watchdog (/usr/local/share/assist-daemon/assist_daemon --delete)",

@@ -66,9 +66,15 @@ def half(tmp_path, lookup):
 def test_status_says_not_installed_and_not_running(assist, bare):
     status = assist.status()
     assert status["client"] == {
-        "service": "/etc/init.d/aliyun-service", "service_evidence": "the default of assist:lookup:sysv_script",
-        "installed": False, "incomplete": None,
-        "running": False, "restart_pending": False, "enabled": False, "version": None, "pids": [],
+        "service": "/etc/init.d/aliyun-service",
+        "service_evidence": "the default of assist:lookup:sysv_script",
+        "installed": False,
+        "incomplete": None,
+        "running": False,
+        "restart_pending": False,
+        "enabled": False,
+        "version": None,
+        "pids": [],
     }
     assert status["daemon"]["installed"] is False and status["daemon"]["running"] is False
     assert assist.is_running() is False and assist.version() is None
@@ -158,7 +164,10 @@ def test_the_audit_meets_a_dead_policy_and_drifts_from_a_running_one(assist, bar
         "drift": [],
     }
     assert frozen.context["retcode"] == 0
-    assert assist.audit()["drift"] == ["the agent is not installed, policy says running", "watchdog is absent, policy says present"]
+    assert assist.audit()["drift"] == [
+        "the agent is not installed, policy says running",
+        "watchdog is absent, policy says present",
+    ]
     assert loaders.context["retcode"] == 1
 
 
@@ -206,4 +215,3 @@ def test_half_an_agent_is_said_with_its_paths_and_no_verb_acts_on_it(assist, hal
     assert audit["agent"]["client"] == "half installed"
     assert audit["drift"][0] == f"the agent is half installed: {words}"
     assert (files(half.dest), half.daemon_pids()) == before
-

@@ -46,7 +46,9 @@ def seen(agent):
 
 def boot_refusal(on, words):
     old, new = ("K", "S") if on else ("S", "K")
-    return REFUSED_BOOT.format(on="on" if on else "off", old=old, new=new, words=words, advice=ADVICE[words], was="off" if on else "on")
+    return REFUSED_BOOT.format(
+        on="on" if on else "off", old=old, new=new, words=words, advice=ADVICE[words], was="off" if on else "on"
+    )
 
 
 @pytest.fixture
@@ -127,7 +129,8 @@ def test_a_read_only_etc_fails_each_state_with_the_systems_words_and_changes_not
         frozen = state_run(loaders, FROZEN_SLS)
     assert seen(agent) == before
     assert {key.split("_|-")[1]: value["result"] for key, value in frozen.items()} == {
-        "assist-daemon-absent": False, "assist-client-dead": False,
+        "assist-daemon-absent": False,
+        "assist-client-dead": False,
     }
     assert all("Traceback" not in value["comment"] for value in frozen.values())
 
@@ -161,7 +164,10 @@ def test_a_full_etc_lets_every_change_that_needs_no_room_work(assist, agent, ful
         assert agent.daemon_pids() == [] and holds_for(lambda: agent.client_pids() == [], 0.5)
         assert assist.disable()["changes"] == {"enabled": {"old": True, "new": False}}
         assert sorted(os.listdir(agent.dest / "etc" / "rc2.d")) == ["K50aliyun-service"]
-        assert assist.start(enable=True)["changes"] == {"enabled": {"old": False, "new": True}, "client": {"old": "stopped", "new": "running"}}
+        assert assist.start(enable=True)["changes"] == {
+            "enabled": {"old": False, "new": True},
+            "client": {"old": "stopped", "new": "running"},
+        }
         assert assist.restart()["changes"] == {"client": {"old": "running", "new": "restarted"}}
         assert assist.status()["client"]["enabled"] is True
 
@@ -219,10 +225,13 @@ def test_a_file_in_the_way_of_the_watchdogs_remainder_is_named_and_nothing_chang
     remainder = agent.daemon_dir.parent / ".assist-daemon.assist-salt-removing"
     remainder.write_text("someone else's\n")
     before = seen(agent)
-    with pytest.raises(CommandExecutionError, match=(
-        r"^removing the watchdog failed: cannot use the name /usr/local/share/.assist-daemon.assist-salt-removing: "
-        r"a file is there, where only a folder this module renamed belongs; something else is in the way .*Nothing was changed.$"
-    )):
+    with pytest.raises(
+        CommandExecutionError,
+        match=(
+            r"^removing the watchdog failed: cannot use the name /usr/local/share/.assist-daemon.assist-salt-removing: "
+            r"a file is there, where only a folder this module renamed belongs; something else is in the way .*Nothing was changed.$"
+        ),
+    ):
         assist.stop()
     assert seen(agent) == before
 
@@ -231,10 +240,13 @@ def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(aside, age
     assist = aside.modules.assist
     os.mkdir(os.path.join(aside.opts["cachedir"], "assist.lock"))
     before = seen(agent)
-    with pytest.raises(CommandExecutionError, match=(
-        r"^taking the lock failed: cannot open .*/assist.lock: Is a directory; a folder is in the way where a file "
-        r"belongs; move it away and run again. The minion's cache directory must be writable. Nothing was changed.$"
-    )):
+    with pytest.raises(
+        CommandExecutionError,
+        match=(
+            r"^taking the lock failed: cannot open .*/assist.lock: Is a directory; a folder is in the way where a file "
+            r"belongs; move it away and run again. The minion's cache directory must be writable. Nothing was changed.$"
+        ),
+    ):
         assist.stop()
     assert seen(agent) == before
 

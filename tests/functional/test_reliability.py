@@ -70,7 +70,9 @@ def test_watchdog_delete_failing_leaves_the_client_running(assist, agent):
 def test_client_stop_failing_names_the_step_after_the_watchdog_is_gone(assist, agent):
     pids = agent.client_pids()
     agent.set_fault("client-stop-fails")
-    with pytest.raises(CommandExecutionError, match="stopping the client failed: .*aliyun-service stop` exited 1: .*injected fault") as error:
+    with pytest.raises(
+        CommandExecutionError, match="stopping the client failed: .*aliyun-service stop` exited 1: .*injected fault"
+    ) as error:
         assist.stop()
     # What was done before the failure is said, and handed on as changes (a state shows them).
     assert error.value.error.endswith("injected fault). Changed before that: removed the watchdog.")
@@ -126,7 +128,13 @@ def test_an_unreadable_sbin_init_is_named(assist, agent, sandbox):
 def test_a_read_only_cache_directory_is_named_and_nothing_changes(aside, agent):
     cachedir, assist = aside.opts["cachedir"], aside.modules.assist
     pids = agent.client_pids(), agent.daemon_pids()
-    with read_only(cachedir) as words, pytest.raises(CommandExecutionError, match=f"taking the lock failed: cannot open .*assist.lock: {words}; .*The minion.s cache directory must be writable. Nothing was changed."):
+    with (
+        read_only(cachedir) as words,
+        pytest.raises(
+            CommandExecutionError,
+            match=f"taking the lock failed: cannot open .*assist.lock: {words}; .*The minion.s cache directory must be writable. Nothing was changed.",
+        ),
+    ):
         assist.stop()
     assert (agent.client_pids(), agent.daemon_pids()) == pids
     assert os.path.isfile(agent.daemon_path)
@@ -152,7 +160,14 @@ hostile_names = st.one_of(
     st.builds(lambda s: "-" + s, segment),
     st.sampled_from(["-rf", "--help", "", " ", "aliyun.service;reboot", "$(reboot)"]),
 )
-non_strings = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(), st.lists(segment, max_size=2), st.dictionaries(segment, segment, max_size=1))
+non_strings = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(segment, max_size=2),
+    st.dictionaries(segment, segment, max_size=1),
+)
 
 HYPOTHESIS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -7,7 +7,6 @@ Minions and their pillar group (pillar/top.sls):
   db-1     grain assist_policy=frozen: frozen (agent stopped, watchdog removed, off at boot)
 """
 
-
 import pytest
 
 from tests.conftest import all_started

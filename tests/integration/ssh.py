@@ -52,8 +52,12 @@ def free_port():
 
 
 def keygen(path, comment):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return path
 
 
@@ -62,8 +66,10 @@ class Sshd:
 
     def __init__(self, folder):
         missing = [name for name in (SSHD, SFTP_SERVER, "ssh", "ssh-keygen") if not shutil.which(name)]
-        assert not missing, (f"OpenSSH is not installed ({', '.join(missing)} missing): "
-                             "run `sh tests/deps.sh ssh` as root (openssh-server, openssh-client)")
+        assert not missing, (
+            f"OpenSSH is not installed ({', '.join(missing)} missing): "
+            "run `sh tests/deps.sh ssh` as root (openssh-server, openssh-client)"
+        )
         self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -84,8 +90,9 @@ class Sshd:
         assert check.returncode == 0, f"sshd rejects {self.config}: {check.stderr}"
         with open(self.log, "wb") as log:
             # -D: stay in the foreground as our child; -e: log to stderr (the log file).
-            self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(self.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
         if not wait_until(self._answers, timeout=10, interval=0.1):
             self.stop()
             raise AssertionError(f"sshd did not answer on 127.0.0.1:{self.port}:\n{self.log.read_text()}")

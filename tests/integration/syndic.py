@@ -65,8 +65,13 @@ def release(scripts):
     """The version of the Salt whose daemons run the topology."""
     if scripts is None:
         return salt.version.__version__
-    done = subprocess.run([str(scripts / "python"), "-c", "import salt.version; print(salt.version.__version__)"],
-                          capture_output=True, text=True, check=True, timeout=60)
+    done = subprocess.run(
+        [str(scripts / "python"), "-c", "import salt.version; print(salt.version.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return done.stdout.strip()
 
 
@@ -123,14 +128,15 @@ class Topology:
             minion_overrides={"master": LOWER_ADDRESS, "publish_port": port, **lookup(sandboxes[SYNDIC])},
         )
         lower = self.syndic.master
-        self.minions = {
-            name: self.top.salt_minion_daemon(name, overrides=lookup(sandboxes[name])) for name in UNDER_TOP
-        }
+        self.minions = {name: self.top.salt_minion_daemon(name, overrides=lookup(sandboxes[name])) for name in UNDER_TOP}
         for name in UNDER_SYNDIC:
             self.minions[name] = lower.salt_minion_daemon(
                 name,
-                overrides={"master": f"{LOWER_ADDRESS}:{lower.config['ret_port']}", "publish_port": port,
-                           **lookup(sandboxes[name])},
+                overrides={
+                    "master": f"{LOWER_ADDRESS}:{lower.config['ret_port']}",
+                    "publish_port": port,
+                    **lookup(sandboxes[name]),
+                },
             )
 
     def started(self):
@@ -141,8 +147,7 @@ class Topology:
         """The salt CLI on the top master, of the same Salt as the daemons, one JSON
         document per minion's return as it arrives (not merged: a minion answering
         twice shows twice)."""
-        return [*self.salt_command, f"--config-dir={self.top.config_dir}", "--out=json",
-                f"--timeout={timeout}", *args]
+        return [*self.salt_command, f"--config-dir={self.top.config_dir}", "--out=json", f"--timeout={timeout}", *args]
 
     def salt_run_argv(self, *args):
         """salt-run on the top master, of the same Salt as the daemons, in JSON."""

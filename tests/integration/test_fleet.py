@@ -99,9 +99,9 @@ def test_moving_a_minion_to_another_group_converges_it(salt_cli, agents, web_1_m
 
 
 BAD_PILLAR = {
-    '{"assist": {"client": "stopped"}}': "pillar assist:client is \"stopped\"; use running or dead",
-    '{"assist": {"daemon": "gone"}}': "pillar assist:daemon is \"gone\"; use present or absent",
-    '{"assist": {"enable": "sometimes"}}': "pillar assist:enable is \"sometimes\"",
+    '{"assist": {"client": "stopped"}}': 'pillar assist:client is "stopped"; use running or dead',
+    '{"assist": {"daemon": "gone"}}': 'pillar assist:daemon is "gone"; use present or absent',
+    '{"assist": {"enable": "sometimes"}}': 'pillar assist:enable is "sometimes"',
     '{"assist": {"client": "dead", "daemon": "present"}}': "assist:client is dead while assist:daemon is present",
 }
 

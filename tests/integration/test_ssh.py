@@ -112,8 +112,9 @@ def salt_ssh(salt_factories, ext_root, sshd, roster):
         settings["thin_extra_mods"] = "assist_init,assist_settings,assist_watchdog"
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "_utils"), environ.get("PYTHONPATH")]))
     master = salt_factories.salt_master_daemon("ssh-master", overrides=settings)
-    return master.salt_ssh_cli(roster_file=str(roster), client_key=str(sshd.client_key),
-                               target_host=TARGET, timeout=180, environ=environ)
+    return master.salt_ssh_cli(
+        roster_file=str(roster), client_key=str(sshd.client_key), target_host=TARGET, timeout=180, environ=environ
+    )
 
 
 @pytest.fixture

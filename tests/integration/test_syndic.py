@@ -46,8 +46,7 @@ def agents(topology, sandboxes):
 def returns(topology, target, function, *args):
     """salt TARGET FUNCTION on the top master: its returns in the order they arrived, one
     entry per return (a minion answering twice is there twice)."""
-    done = subprocess.run(topology.salt_argv(target, function, *args), capture_output=True, text=True,
-                          timeout=180, check=False)
+    done = subprocess.run(topology.salt_argv(target, function, *args), capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
     decoder, text, pos, answers = json.JSONDecoder(), done.stdout, 0, []
     while pos < len(text.rstrip()):
@@ -97,8 +96,12 @@ def test_the_report_from_the_top_counts_every_minion_once(topology, agents):
     code, report, stderr = salt_run(topology, "assist.report", "strict=True")
     assert code == 0, (report, stderr)
     assert report["summary"] | {"targeted": None} == {
-        "targeted": None, "answered": len(syndic.MINIONS), "compliant": len(syndic.MINIONS),
-        "drifted": 0, "errors": 0, "unreachable": 0,
+        "targeted": None,
+        "answered": len(syndic.MINIONS),
+        "compliant": len(syndic.MINIONS),
+        "drifted": 0,
+        "errors": 0,
+        "unreachable": 0,
     }
     # The top holds only its own minions' keys and the syndic's: those under the syndic's
     # master are counted from their answers, each once.
@@ -120,9 +123,7 @@ def test_stop_from_the_top_stops_the_agent_under_every_minion(topology, agents):
         assert not agent.daemon_dir.exists(), name
 
     status = returns(topology, "*", "assist.status").by_minion()
-    assert {name: report["client"]["running"] for name, report in status.items()} == dict.fromkeys(
-        syndic.MINIONS, False
-    )
+    assert {name: report["client"]["running"] for name, report in status.items()} == dict.fromkeys(syndic.MINIONS, False)
 
 
 def processes(agents):
@@ -131,8 +132,7 @@ def processes(agents):
 
 def rollout(topology, pillar):
     """salt-run state.orchestrate assist.orch.rollout on the top master."""
-    return salt_run(topology, "state.orchestrate", "assist.orch.rollout",
-                    "pillar=" + json.dumps({"assist_rollout": pillar}))
+    return salt_run(topology, "state.orchestrate", "assist.orch.rollout", "pillar=" + json.dumps({"assist_rollout": pillar}))
 
 
 def steps(ret):
@@ -149,8 +149,12 @@ def test_a_silent_minion_under_the_syndic_is_listed_and_refuses_a_rollout(topolo
         code, report, stderr = salt_run(topology, "assist.report", "strict=True", "timeout=5", "gather_job_timeout=5")
         assert code == 1, (report, stderr)
         assert report["summary"] == {
-            "targeted": len(syndic.MINIONS), "answered": len(syndic.MINIONS) - 1, "compliant": len(syndic.MINIONS) - 1,
-            "drifted": 0, "errors": 0, "unreachable": 1,
+            "targeted": len(syndic.MINIONS),
+            "answered": len(syndic.MINIONS) - 1,
+            "compliant": len(syndic.MINIONS) - 1,
+            "drifted": 0,
+            "errors": 0,
+            "unreachable": 1,
         }
         # Known to the top only from the syndic's list of the minions its master targeted.
         assert report["unreachable"] == ["syn-low-2"]
@@ -166,6 +170,7 @@ def frozen(topology):
     """Every minion in the frozen group (grain assist_policy=frozen, pillar rendered by
     each minion's own master): the rollout has work to do at both levels. Set once for
     the tests that use it (the module's last), undone at the end of the module."""
+
     def policy(*grain):
         assert returns(topology, "*", *grain).minions() == sorted(syndic.MINIONS)
         assert returns(topology, "*", "saltutil.refresh_pillar", "wait=True").minions() == sorted(syndic.MINIONS)

@@ -58,9 +58,19 @@ def minion_config(path, tmp_path):
 def salt_call(python, config_dir, *args):
     """`salt-call --local` through Salt's own command line, as the installed script runs it."""
     done = subprocess.run(
-        [python, "-c", "import salt.scripts; salt.scripts.salt_call()",
-         "--local", "-c", str(config_dir), "--out=json", "--retcode-passthrough", *args],
-        capture_output=True, text=True,
+        [
+            python,
+            "-c",
+            "import salt.scripts; salt.scripts.salt_call()",
+            "--local",
+            "-c",
+            str(config_dir),
+            "--out=json",
+            "--retcode-passthrough",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr + done.stdout
     return json.loads(done.stdout)["local"]
@@ -108,7 +118,8 @@ def test_the_installed_package_serves_every_kind_of_module_the_beacon_and_the_ru
         (tmp_path / "master").write_text(f"root_dir: {tmp_path / 'master-root'}\n")
         done = subprocess.run(
             [python, load_installed.__file__, tmp_path / "minion", tmp_path / "master"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 0, done.stderr
         found = json.loads(done.stdout.splitlines()[-1])
@@ -128,7 +139,7 @@ def test_a_module_added_to_the_working_tree_runs_without_reinstalling(editable_i
     """The editable install follows the tree: a new file in `_modules` is a new module."""
     python, folders = editable_install
     added = folders["modules"] / "assist_added.py"
-    added.write_text('def where():\n    return __file__\n')
+    added.write_text("def where():\n    return __file__\n")
     try:
         (tmp_path / "conf").mkdir()
         minion_config(tmp_path / "conf" / "minion", tmp_path)

@@ -8,9 +8,7 @@ import subprocess
 
 import pytest
 
-DEB_CACHE = pathlib.Path(
-    os.environ.get("ASSIST_DEB_CACHE", pathlib.Path.home() / ".cache" / "assist-salt" / "debs")
-)
+DEB_CACHE = pathlib.Path(os.environ.get("ASSIST_DEB_CACHE", pathlib.Path.home() / ".cache" / "assist-salt" / "debs"))
 
 
 def unpack_debian_packages(name, packages):
@@ -21,9 +19,7 @@ def unpack_debian_packages(name, packages):
     work = DEB_CACHE / f".{name}.partial"
     shutil.rmtree(work, ignore_errors=True)
     (work / "root").mkdir(parents=True)
-    got = subprocess.run(
-        ["apt-get", "download", *packages], cwd=work, capture_output=True, text=True
-    )
+    got = subprocess.run(["apt-get", "download", *packages], cwd=work, capture_output=True, text=True)
     if got.returncode != 0:
         pytest.fail(
             f"apt-get download {' '.join(packages)} failed ({got.stderr.strip()}); "

@@ -88,7 +88,7 @@ def _ppid(pid):
             data = f.read()
     except OSError:
         return 0
-    return int(data[data.rfind(b")") + 2:].split()[1])
+    return int(data[data.rfind(b")") + 2 :].split()[1])
 
 
 def _ancestors():
@@ -225,9 +225,18 @@ def protected_files(version):
 
 def _install_client_sysvinit(w, rt):
     """The client's init.d script and its rc links."""
-    w.file(SYSV_CLIENT, _render(
-        "aliyun-service.init", CLIENT=rt["client"], PIDFILE=rt[CLIENT_PIDFILE],
-        LOCKFILE=rt[CLIENT_LOCKFILE], FAULTS=rt[FAULTS_FILE], OWN_PIDFILE=rt[CLIENT_OWN_PIDFILE]), 0o755)
+    w.file(
+        SYSV_CLIENT,
+        _render(
+            "aliyun-service.init",
+            CLIENT=rt["client"],
+            PIDFILE=rt[CLIENT_PIDFILE],
+            LOCKFILE=rt[CLIENT_LOCKFILE],
+            FAULTS=rt[FAULTS_FILE],
+            OWN_PIDFILE=rt[CLIENT_OWN_PIDFILE],
+        ),
+        0o755,
+    )
     for level in "2345":
         w.symlink(f"etc/rc{level}.d/S50aliyun-service", "../init.d/aliyun-service")
     for level in "016":
@@ -255,8 +264,7 @@ def _register_watchdog(w, rt, init, client_unit):
         w.file(UPSTART_DAEMON_JOB, _render("assist-daemon.conf", DAEMON=rt[DAEMON]))
 
 
-def install_watchdog(dest, *, init, runtime_root=None, python=sys.executable,
-                     client_unit=CLIENT_UNIT, restart_interval=0.1):
+def install_watchdog(dest, *, init, runtime_root=None, python=sys.executable, client_unit=CLIENT_UNIT, restart_interval=0.1):
     """Write only the stand-in watchdog and its registration under dest, beside an agent
     installed otherwise (the vendor's real one: its watchdog is closed source).
     client_unit: the systemd unit the watchdog starts when the client is down."""
@@ -264,18 +272,41 @@ def install_watchdog(dest, *, init, runtime_root=None, python=sys.executable,
         raise ValueError(f"init must be 'sysvinit', 'systemd' or 'upstart', not {init!r}")
     root = PurePosixPath(runtime_root) if runtime_root else PurePosixPath(Path(dest).absolute())
     w, rt = _Writer(Path(dest).absolute()), _RuntimePaths(root)
-    w.file(DAEMON, _render(
-        "assist_daemon.py", PYTHON=python, ROOT=str(root), INIT=init,
-        INTERVAL=float(restart_interval), DAEMON=DAEMON, DAEMON_PIDFILE=DAEMON_PIDFILE,
-        DAEMON_LOCKFILE=DAEMON_LOCKFILE, FAULTS_FILE=FAULTS_FILE,
-        SYSV_CLIENT=SYSV_CLIENT, SYSV_DAEMON=SYSV_DAEMON, CLIENT_UNIT=client_unit,
-        DAEMON_UNIT_PATH=f"{UNIT_DIR}/{DAEMON_UNIT}", DAEMON_WANTS_PATH=f"{WANTS_DIR}/{DAEMON_UNIT}",
-        UPSTART_DAEMON_JOB=UPSTART_DAEMON_JOB, INITCTL=INITCTL), 0o755)
+    w.file(
+        DAEMON,
+        _render(
+            "assist_daemon.py",
+            PYTHON=python,
+            ROOT=str(root),
+            INIT=init,
+            INTERVAL=float(restart_interval),
+            DAEMON=DAEMON,
+            DAEMON_PIDFILE=DAEMON_PIDFILE,
+            DAEMON_LOCKFILE=DAEMON_LOCKFILE,
+            FAULTS_FILE=FAULTS_FILE,
+            SYSV_CLIENT=SYSV_CLIENT,
+            SYSV_DAEMON=SYSV_DAEMON,
+            CLIENT_UNIT=client_unit,
+            DAEMON_UNIT_PATH=f"{UNIT_DIR}/{DAEMON_UNIT}",
+            DAEMON_WANTS_PATH=f"{WANTS_DIR}/{DAEMON_UNIT}",
+            UPSTART_DAEMON_JOB=UPSTART_DAEMON_JOB,
+            INITCTL=INITCTL,
+        ),
+        0o755,
+    )
     _register_watchdog(w, rt, init, client_unit)
 
 
-def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
-            version="2.5.3.650", restart_interval=0.1, init_marker=True):
+def install(
+    dest,
+    *,
+    init="sysvinit",
+    runtime_root=None,
+    python=sys.executable,
+    version="2.5.3.650",
+    restart_interval=0.1,
+    init_marker=True,
+):
     """Write a fake Cloud Assistant agent under dest; return a FakeAgent."""
     if init not in INIT_MARKERS:
         raise ValueError(f"init must be 'sysvinit', 'systemd' or 'upstart', not {init!r}")
@@ -284,15 +315,17 @@ def install(dest, *, init="sysvinit", runtime_root=None, python=sys.executable,
     rt["client"] = rt[client_rel(version)]
     w = _Writer(agent.dest)
 
-    w.file(client_rel(version), _render(
-        "aliyun-service.py", PYTHON=python, VERSION=version, PIDFILE=rt[CLIENT_OWN_PIDFILE]), 0o755)
+    w.file(
+        client_rel(version), _render("aliyun-service.py", PYTHON=python, VERSION=version, PIDFILE=rt[CLIENT_OWN_PIDFILE]), 0o755
+    )
     for tool in ("aliyun_assist_update", "acs-plugin-manager"):
         w.file(f"{SHARE}/{version}/{tool}", _source("plugin-tool.sh"), 0o755)
     for rel, text in protected_files(version).items():
         w.file(rel, text)
 
-    install_watchdog(agent.dest, init=init, runtime_root=str(agent.runtime_root), python=python,
-                     restart_interval=restart_interval)
+    install_watchdog(
+        agent.dest, init=init, runtime_root=str(agent.runtime_root), python=python, restart_interval=restart_interval
+    )
     if init == "sysvinit":
         _install_client_sysvinit(w, rt)
     elif init == "systemd":
@@ -382,23 +415,20 @@ class FakeAgent:
 
     def daemon_pids(self):
         daemon = self.runtime_path(self.daemon_path)
-        return self._find(lambda args: daemon in args[:2]
-                          and "--stop" not in args and "--delete" not in args)
+        return self._find(lambda args: daemon in args[:2] and "--stop" not in args and "--delete" not in args)
 
     def start(self):
         """Start client (init script) and watchdog (--start); wait until both run."""
         if self.init != "sysvinit" or not self._sandbox:
             raise RuntimeError("FakeAgent.start() is for sysvinit sandboxes only")
         for cmd in ([str(self.sysv_script), "start"], [str(self.daemon_path), "--start"]):
-            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=15)
+            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
         if not wait_until(lambda: self.client_pids() and self.daemon_pids()):
             raise RuntimeError("fake agent did not come up")
 
     def start_watchdog(self):
         """Start the watchdog alone (--start); wait until it runs."""
-        subprocess.run([str(self.daemon_path), "--start"], check=True, stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=15)
+        subprocess.run([str(self.daemon_path), "--start"], check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
         if not wait_until(self.daemon_pids):
             raise RuntimeError("fake watchdog did not come up")
 
@@ -424,8 +454,9 @@ class FakeAgent:
             prefix = str(self.dest) + "/"
             refers = lambda args: any(prefix in a for a in args)  # noqa: E731
         else:
-            paths = [self.runtime_path(p) for p in (
-                self.client_path, self.daemon_path, self.sysv_script, self.dest / SYSV_DAEMON)]
+            paths = [
+                self.runtime_path(p) for p in (self.client_path, self.daemon_path, self.sysv_script, self.dest / SYSV_DAEMON)
+            ]
             refers = lambda args: any(p in args for p in paths)  # noqa: E731
         spare = _ancestors()
 

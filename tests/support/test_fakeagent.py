@@ -16,8 +16,7 @@ VERSION = "2.5.3.650"
 
 
 def run(*cmd, timeout=15):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout)
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
 
 
 def mode(path):
@@ -26,9 +25,11 @@ def mode(path):
 
 def procs_referencing(path):
     prefix = str(path) + "/"
-    return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-            if pid != os.getpid() and _alive(pid)
-            and any(prefix in a for a in _cmdline(pid))]
+    return [
+        pid
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+        if pid != os.getpid() and _alive(pid) and any(prefix in a for a in _cmdline(pid))
+    ]
 
 
 @pytest.fixture
@@ -49,12 +50,10 @@ def test_install_sysvinit_files_and_modes(agent):
     assert agent.client_path == root / f"usr/local/share/aliyun-assist/{VERSION}/aliyun-service"
     assert agent.daemon_path == root / "usr/local/share/assist-daemon/assist_daemon"
     assert agent.sysv_script == root / "etc/init.d/aliyun-service"
-    for exe in (agent.client_path, agent.daemon_path, agent.sysv_script,
-                root / "etc/init.d/assist-daemon"):
+    for exe in (agent.client_path, agent.daemon_path, agent.sysv_script, root / "etc/init.d/assist-daemon"):
         assert mode(exe) == 0o755, exe
     assert (root / "usr/local/share/aliyun-assist/version").read_text() == VERSION + "\n"
-    for rel in ("hybrid/instance-id", "hybrid/machine-id", "region-id",
-                "config/aliyun-assist.conf", "plugin/installed_plugins"):
+    for rel in ("hybrid/instance-id", "hybrid/machine-id", "region-id", "config/aliyun-assist.conf", "plugin/installed_plugins"):
         assert (root / "usr/local/share/aliyun-assist" / rel).stat().st_size > 0
     assert (root / "etc/sysconfig/aliyun").is_file()
     assert "respawn" in (root / "etc/init/aliyun-service.conf").read_text()
@@ -81,9 +80,13 @@ def test_install_systemd_for_a_container_root(tmp_path):
     fake = install(tmp_path, init="systemd", runtime_root="/", init_marker=False)
     units = tmp_path / "etc/systemd/system"
     client_unit = (units / "aliyun.service").read_text()
-    for line in (f"ExecStart=/usr/local/share/aliyun-assist/{VERSION}/aliyun-service",
-                 "Restart=on-failure", "RestartSec=120", "KillMode=process",
-                 "WantedBy=multi-user.target"):
+    for line in (
+        f"ExecStart=/usr/local/share/aliyun-assist/{VERSION}/aliyun-service",
+        "Restart=on-failure",
+        "RestartSec=120",
+        "KillMode=process",
+        "WantedBy=multi-user.target",
+    ):
         assert line in client_unit.splitlines()
     daemon_unit = (units / "AssistDaemon.service").read_text().splitlines()
     assert "ExecStart=/usr/local/share/assist-daemon/assist_daemon" in daemon_unit
@@ -120,8 +123,12 @@ def test_install_upstart_for_a_container_root(tmp_path):
     install(tmp_path, init="upstart", runtime_root="/", init_marker=False)
     jobs = tmp_path / "etc/init"
     client_job = (jobs / "aliyun-service.conf").read_text().splitlines()
-    for line in ("start on runlevel [2345]", "stop on runlevel [!2345]", "respawn",
-                 f"exec /usr/local/share/aliyun-assist/{VERSION}/aliyun-service"):
+    for line in (
+        "start on runlevel [2345]",
+        "stop on runlevel [!2345]",
+        "respawn",
+        f"exec /usr/local/share/aliyun-assist/{VERSION}/aliyun-service",
+    ):
         assert line in client_job
     daemon_job = (jobs / "assist-daemon.conf").read_text().splitlines()
     assert "exec /usr/local/share/assist-daemon/assist_daemon" in daemon_job
@@ -249,8 +256,9 @@ def test_bare_is_a_system_with_its_init_and_nothing_of_the_agent(tmp_path):
 
 def test_fault_client_stop_hangs(running):
     running.set_fault("client-stop-hangs")
-    stop = subprocess.Popen([str(running.sysv_script), "stop"], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stop = subprocess.Popen(
+        [str(running.sysv_script), "stop"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     with pytest.raises(subprocess.TimeoutExpired):
         stop.wait(timeout=1.0)
     running.cleanup()
@@ -307,7 +315,7 @@ def test_agent_sources_and_installed_scripts_parse(agent):
 
 def test_values_with_quotes_and_spaces_are_safe(tmp_path):
     """Placeholders are filled with literals of each file's language (repr, shlex.quote)."""
-    fake = install(tmp_path / "it's a \"root\" $HOME")
+    fake = install(tmp_path / 'it\'s a "root" $HOME')
     try:
         fake.start()
         assert len(fake.client_pids()) == 1 and len(fake.daemon_pids()) == 1

@@ -16,8 +16,13 @@ from tests.conftest import REPO
 def copy_source(scratch: Path) -> Path:
     """The repository's files under ``scratch/assist-salt``, without virtualenvs and caches."""
     source = scratch / "assist-salt"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "demo-work", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "bench"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "demo-work", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "bench"
+        ),
+    )
     return source
 
 
@@ -46,12 +51,15 @@ def purelib(python: Path) -> str:
     """Where ``python`` installs pure-Python packages (its site-packages)."""
     return subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
 
 
 def pip_install(python: Path, *args) -> None:
     """``pip install`` into ``python``'s virtualenv, the project only: its dependency, Salt,
     is there already."""
-    subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", *map(str, args)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", *map(str, args)], check=True
+    )

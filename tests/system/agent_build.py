@@ -51,9 +51,9 @@ BUILD_TOOLS = ("go", "unshare", "ip")
 class Recipe:
     release: str
     tarball: str
-    package: str        # what `go build` builds, relative to the source's top
-    program: str        # the file it writes
-    env: tuple          # (name, value): offline, static, for Linux on amd64
+    package: str  # what `go build` builds, relative to the source's top
+    program: str  # the file it writes
+    env: tuple  # (name, value): offline, static, for Linux on amd64
 
     @property
     def directory(self) -> str:
@@ -71,8 +71,14 @@ AGENT = Recipe(
     # is stale, and `go mod tidy` or `go mod vendor` would need the network.)
     package=".",
     program="aliyun-service",
-    env=(("GOFLAGS", "-mod=vendor"), ("GOPROXY", "off"), ("GOSUMDB", "off"),
-         ("CGO_ENABLED", "0"), ("GOOS", "linux"), ("GOARCH", "amd64")),
+    env=(
+        ("GOFLAGS", "-mod=vendor"),
+        ("GOPROXY", "off"),
+        ("GOSUMDB", "off"),
+        ("CGO_ENABLED", "0"),
+        ("GOOS", "linux"),
+        ("GOARCH", "amd64"),
+    ),
 )
 
 
@@ -100,7 +106,7 @@ def build_agent(cache: Path | None = None, sources: Path = SOURCES, recipe: Reci
         return target / recipe.program
     cache.mkdir(parents=True, exist_ok=True)
     with host.file_lock(cache / ".build.lock"):
-        if target.is_dir():                                  # built by another process meanwhile
+        if target.is_dir():  # built by another process meanwhile
             return target / recipe.program
         remove_dead_builds(cache)
         work = cache / (".build-%d" % os.getpid())
@@ -131,35 +137,40 @@ def cache_key(recipe: Recipe, source_hash: str, toolchain: str) -> str:
 
 def toolchain_version() -> str:
     """`go version`, e.g. "go version go1.19.8 linux/amd64"."""
-    done = subprocess.run(["go", "version"], capture_output=True, text=True, check=True,
-                          timeout=60, env=_clean_env())
+    done = subprocess.run(["go", "version"], capture_output=True, text=True, check=True, timeout=60, env=_clean_env())
     return done.stdout.strip()
 
 
 def _describe(recipe: Recipe, source_hash: str, toolchain: str) -> str:
     """What a build is made of, as the cache key hashes it (and recipe.json keeps it)."""
-    return json.dumps({"format": RECIPE_FORMAT, "source": {recipe.tarball: source_hash},
-                       "recipe": repr(recipe), "ldflags": recipe.ldflags, "toolchain": toolchain},
-                      sort_keys=True)
+    return json.dumps(
+        {
+            "format": RECIPE_FORMAT,
+            "source": {recipe.tarball: source_hash},
+            "recipe": repr(recipe),
+            "ldflags": recipe.ldflags,
+            "toolchain": toolchain,
+        },
+        sort_keys=True,
+    )
 
 
 def _check_build_tools() -> None:
-    problems = ["command " + tool for tool in BUILD_TOOLS
-                if shutil.which(tool, path=host.host_env()["PATH"]) is None]
+    problems = ["command " + tool for tool in BUILD_TOOLS if shutil.which(tool, path=host.host_env()["PATH"]) is None]
     if os.geteuid() != 0:
-        problems.append("root (the build runs in a network namespace of its own; euid is %d)"
-                        % os.geteuid())
+        problems.append("root (the build runs in a network namespace of its own; euid is %d)" % os.geteuid())
     if problems:
-        raise RuntimeError("cannot build the agent: %s missing (make system installs what "
-                           "it needs: sh tests/deps.sh system agent)" % ", ".join(problems))
+        raise RuntimeError(
+            "cannot build the agent: %s missing (make system installs what "
+            "it needs: sh tests/deps.sh system agent)" % ", ".join(problems)
+        )
 
 
 def _clean_env() -> dict:
     """The host's environment without any Go setting of the user's."""
-    env = {name: value for name, value in host.host_env().items()
-           if not name.startswith(("GO", "CGO_"))}
-    env["GOENV"] = "off"              # nor the `go env -w` settings kept in the home
-    env["GOTOOLCHAIN"] = "local"      # a Go newer than 1.20 would try to fetch go.mod's release
+    env = {name: value for name, value in host.host_env().items() if not name.startswith(("GO", "CGO_"))}
+    env["GOENV"] = "off"  # nor the `go env -w` settings kept in the home
+    env["GOTOOLCHAIN"] = "local"  # a Go newer than 1.20 would try to fetch go.mod's release
     return env
 
 
@@ -167,8 +178,8 @@ def _go_env(recipe: Recipe, gocache: Path, gopath: Path, tmp: Path) -> dict:
     env = _clean_env()
     env.update(recipe.env)
     env["GOCACHE"] = str(gocache)
-    env["GOPATH"] = str(gopath)       # nothing is fetched into it; keeps $HOME/go untouched
-    env["TMPDIR"] = str(tmp)          # go's own work files: gone with the scratch, even after a kill
+    env["GOPATH"] = str(gopath)  # nothing is fetched into it; keeps $HOME/go untouched
+    env["TMPDIR"] = str(tmp)  # go's own work files: gone with the scratch, even after a kill
     return env
 
 
@@ -192,10 +203,18 @@ def _unpack(tarball: bytes, into: Path, directory: str) -> Path:
 def _step(argv, cwd: Path, log: Path, env: dict, timeout: float) -> None:
     """Run one build step with its output in `log`; a failure shows the log's end."""
     with open(log, "wb") as out:
-        proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, env=env, timeout=timeout,
-                              preexec_fn=host.die_with_parent)
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            timeout=timeout,
+            preexec_fn=host.die_with_parent,
+        )
     if proc.returncode != 0:
-        raise RuntimeError("building the agent: `%s` in %s exited %d:\n%s"
-                           % (" ".join(argv), cwd, proc.returncode,
-                              log.read_text(errors="replace")[-4000:]))
+        raise RuntimeError(
+            "building the agent: `%s` in %s exited %d:\n%s"
+            % (" ".join(argv), cwd, proc.returncode, log.read_text(errors="replace")[-4000:])
+        )

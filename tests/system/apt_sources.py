@@ -21,8 +21,7 @@ def debian_mirror() -> str:
     for uri, _suites in entries:
         if "debian" in uri and "security" not in uri:
             return uri.rstrip("/")
-    raise RuntimeError("no Debian mirror found in /etc/apt/sources.list.d/"
-                       "*.sources or /etc/apt/sources.list")
+    raise RuntimeError("no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list")
 
 
 def _is_plain_suite(suite: str) -> bool:
@@ -50,7 +49,7 @@ def _deb822_fields(stanza: str) -> dict[str, str]:
     for line in stanza.splitlines():
         if line.startswith("#") or not line.strip():
             continue
-        if line[0] in " \t" and key:          # continuation line
+        if line[0] in " \t" and key:  # continuation line
             fields[key] += " " + line.strip()
             continue
         key, _, value = line.partition(":")

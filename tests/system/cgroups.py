@@ -64,7 +64,7 @@ def stale(live_names) -> list[Path]:
             if path.parent.name == BASE:
                 if path.name not in live_names and not _has_procs(path):
                     found.append(path)
-                dirnames.clear()      # a container's subtree is one unit
+                dirnames.clear()  # a container's subtree is one unit
             elif path.name in STALE_NAMES and not host_systemd:
                 if not _has_procs(path):
                     found.append(path)
@@ -74,15 +74,14 @@ def stale(live_names) -> list[Path]:
 
 def own_parents() -> list[Path]:
     """Our `assist-salt` parent cgroups (removable once empty)."""
-    return [path for hierarchy in host.cgroup_hierarchies()
-            for path in hierarchy.rglob(BASE) if path.is_dir()]
+    return [path for hierarchy in host.cgroup_hierarchies() for path in hierarchy.rglob(BASE) if path.is_dir()]
 
 
 def remove_stale(live_names) -> None:
     for top in stale(live_names):
         _rmdir_tree(top)
     for parent in own_parents():
-        with contextlib.suppress(OSError):      # not empty: still in use
+        with contextlib.suppress(OSError):  # not empty: still in use
             os.rmdir(parent)
 
 
@@ -95,8 +94,7 @@ def _current(hierarchy: Path) -> Path:
     v1_name = "name=systemd" if hierarchy.name == "systemd" else None
     for line in procs.read_text(Path("/proc/self/cgroup")).splitlines():
         _id, controllers, path = line.split(":", 2)
-        if (v1_name and v1_name in controllers.split(",")) or \
-                (not v1_name and controllers == ""):
+        if (v1_name and v1_name in controllers.split(",")) or (not v1_name and controllers == ""):
             return hierarchy / path.lstrip("/")
     return hierarchy
 

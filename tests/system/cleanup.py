@@ -54,18 +54,19 @@ def stale_leftovers(names=(), roots=()) -> list[str]:
     """Describe leftovers of containers with these names or roots, plus
     stale cgroups and /run/systemd/nspawn (for test assertions)."""
     roots = [Path(r).resolve() for r in roots]
-    found = ["nspawn pid %d" % pid for pid in _nspawn_pids()
-             if _is_our_nspawn(pid, names, roots)]
+    found = ["nspawn pid %d" % pid for pid in _nspawn_pids() if _is_our_nspawn(pid, names, roots)]
     for root in roots:
         found += ["mount %s" % m for m in _mounts_under(Path(root))]
     found += ["cgroup %s" % c for c in cgroups.stale(_live_machine_names())]
     # The shared parent stays while another session's containers run in it.
-    found += ["cgroup %s" % c for c in cgroups.own_parents()
-              if not any(child.is_dir() for child in c.iterdir())]
-    if _nspawn_pids():      # someone else's container: only look at ours
-        found += [str(NSPAWN_RUN_DIR / sub / name) for name in names
-                  for sub in ("propagate", "unix-export")
-                  if (NSPAWN_RUN_DIR / sub / name).exists()]
+    found += ["cgroup %s" % c for c in cgroups.own_parents() if not any(child.is_dir() for child in c.iterdir())]
+    if _nspawn_pids():  # someone else's container: only look at ours
+        found += [
+            str(NSPAWN_RUN_DIR / sub / name)
+            for name in names
+            for sub in ("propagate", "unix-export")
+            if (NSPAWN_RUN_DIR / sub / name).exists()
+        ]
     elif NSPAWN_RUN_DIR.exists():
         found.append(str(NSPAWN_RUN_DIR))
     return found
@@ -82,8 +83,7 @@ def remove_tree(path: Path) -> None:
         return
     unmount_under(path)
     if _mounts_under(path):
-        raise RuntimeError("refusing to delete %s: still has mounts %s"
-                           % (path, _mounts_under(path)))
+        raise RuntimeError("refusing to delete %s: still has mounts %s" % (path, _mounts_under(path)))
     shutil.rmtree(path)
 
 
@@ -105,8 +105,7 @@ def _remove_nspawn_run_dir(names) -> None:
     # nspawn tries to clean this itself but refuses when /run is not a tmpfs
     # ("Attempted to remove disk file system under ...").
     if _nspawn_pids():
-        targets = [NSPAWN_RUN_DIR / sub / name for name in names
-                   for sub in ("propagate", "unix-export")]
+        targets = [NSPAWN_RUN_DIR / sub / name for name in names for sub in ("propagate", "unix-export")]
     else:
         targets = [NSPAWN_RUN_DIR]
     for target in targets:
@@ -134,8 +133,7 @@ def _is_our_nspawn(pid: int, names, roots) -> bool:
     if directory is None:
         return False
     directory = os.path.realpath(directory)
-    return any(directory == str(r) or directory.startswith(str(r) + "/")
-               for r in (Path(x).resolve() for x in roots))
+    return any(directory == str(r) or directory.startswith(str(r) + "/") for r in (Path(x).resolve() for x in roots))
 
 
 def _is_orphan(pid: int) -> bool:

@@ -124,8 +124,9 @@ class Box:
         update-rc.d, as a package's postinst does: Debian's rc starts services in
         insserv's dependency order (.depend.start), which links made by hand alone do
         not enter."""
-        fakeagent.install_watchdog(self.root, init=self.init, runtime_root="/", python=sys.executable,
-                                   client_unit=self.unit or fakeagent.CLIENT_UNIT)
+        fakeagent.install_watchdog(
+            self.root, init=self.init, runtime_root="/", python=sys.executable, client_unit=self.unit or fakeagent.CLIENT_UNIT
+        )
         if self.init == "systemd":
             self.run("systemctl", "daemon-reload", check=True)
         elif self.init == "upstart":
@@ -216,7 +217,9 @@ class Box:
         """Pids whose program is an agent under /usr/local/share/aliyun-assist, told by
         /proc/PID/exe: a shell running /etc/init.d/aliyun-service has the name too. A
         program whose folder was removed (an update) reads "... (deleted)"."""
-        script = 'for p in /proc/[0-9]*; do case "$(readlink "$p/exe")" in "$1"/*/aliyun-service*) echo "${p#/proc/}";; esac; done'
+        script = (
+            'for p in /proc/[0-9]*; do case "$(readlink "$p/exe")" in "$1"/*/aliyun-service*) echo "${p#/proc/}";; esac; done'
+        )
         return sorted(self.run("sh", "-c", script, "sh", vendor_agent.SHARE).stdout.split(), key=int)
 
     def watchdog_processes(self):
@@ -224,6 +227,7 @@ class Box:
 
     def watchdog_installed(self):
         return (self.root / "usr/local/share/assist-daemon/assist_daemon").exists()
+
 
 @pytest.fixture(scope="session")
 def boxes(images, salt_master, salt_cli, tmp_path_factory):

@@ -64,8 +64,7 @@ class ContainerCommandError(subprocess.CalledProcessError):
     """A command inside the container failed; str() shows its output."""
 
     def __str__(self):
-        return "%s\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
-            super().__str__(), self.stdout, self.stderr)
+        return "%s\n--- stdout ---\n%s\n--- stderr ---\n%s" % (super().__str__(), self.stdout, self.stderr)
 
 
 class Container:
@@ -75,8 +74,7 @@ class Container:
     own 127.0.0.1 ports (the salt-master's).
     """
 
-    def __init__(self, init: str, root_dir, name: str, binds_ro=(), relay_ports=(),
-                 boot_timeout: float = 90):
+    def __init__(self, init: str, root_dir, name: str, binds_ro=(), relay_ports=(), boot_timeout: float = 90):
         if init not in INITS:
             raise ValueError("init must be one of %s, not %r" % (INITS, init))
         self.init = init
@@ -102,9 +100,13 @@ class Container:
             log.write(b"=== boot %s ===\n" % time.ctime().encode())
             log.flush()
             self.proc = subprocess.Popen(
-                self._nspawn_argv(), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, env=_nspawn_env(),
-                preexec_fn=lambda: cgroups.join(own_cgroups))
+                self._nspawn_argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_nspawn_env(),
+                preexec_fn=lambda: cgroups.join(own_cgroups),
+            )
         try:
             self.leader_pid = self._wait_for_leader()
             self._wait_until_ready()
@@ -116,9 +118,18 @@ class Container:
         return self
 
     def _nspawn_argv(self) -> list[str]:
-        argv = ["systemd-nspawn", "-D", str(self.root), "-M", self.name,
-                "--console=passive", "--register=no", "--keep-unit",
-                "--resolv-conf=copy-host", "--timezone=off"]
+        argv = [
+            "systemd-nspawn",
+            "-D",
+            str(self.root),
+            "-M",
+            self.name,
+            "--console=passive",
+            "--register=no",
+            "--keep-unit",
+            "--resolv-conf=copy-host",
+            "--timezone=off",
+        ]
         argv += ["--bind-ro=" + _bind_spec(b) for b in self.binds_ro]
         argv.append("--private-network")
         if self.init == "systemd":
@@ -175,8 +186,7 @@ class Container:
             raise TypeError("argv must be a list of arguments")
         env = {"PATH": host.SANE_PATH, "LANG": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
         cmd = ["nsenter", "-t", str(self.leader_pid), "-a", "--", *map(str, argv)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
         if check and proc.returncode != 0:
             raise ContainerCommandError(proc.returncode, list(argv), proc.stdout, proc.stderr)
         return proc
@@ -188,14 +198,14 @@ class Container:
     # -- boot helpers --------------------------------------------------------
 
     def _deadline_error(self, what: str) -> ContainerError:
-        return ContainerError("%s container %s: %s\n--- nspawn output (%s) ---\n%s"
-                              % (self.init, self.name, what, self.log_path,
-                                 procs.read_text(self.log_path)[-6000:]))
+        return ContainerError(
+            "%s container %s: %s\n--- nspawn output (%s) ---\n%s"
+            % (self.init, self.name, what, self.log_path, procs.read_text(self.log_path)[-6000:])
+        )
 
     def _check_alive(self) -> None:
         if self.proc.poll() is not None:
-            raise self._deadline_error("systemd-nspawn exited with %s during boot"
-                                       % self.proc.returncode)
+            raise self._deadline_error("systemd-nspawn exited with %s during boot" % self.proc.returncode)
 
     def _wait_for_leader(self) -> int:
         # The container's PID 1 is nspawn's child in a new PID namespace
@@ -222,8 +232,7 @@ class Container:
             if ready:
                 return
             time.sleep(0.2)
-        raise self._deadline_error("not ready after %ss (last state: %s)"
-                                   % (self.boot_timeout, state))
+        raise self._deadline_error("not ready after %ss (last state: %s)" % (self.boot_timeout, state))
 
     def _boot_state(self) -> tuple[bool, str]:
         if self.init == "systemd":
@@ -235,14 +244,14 @@ class Container:
             # Runlevel reached and every job settled: each line of `initctl
             # list` is `JOB start/running[, process N]` or `JOB stop/waiting`.
             jobs = self._try_run(["initctl", "list"]).splitlines()
-            moving = [line for line in jobs
-                      if not re.match(r"\S+ (start/running|stop/waiting)\b", line)]
-            return reached and bool(jobs) and not moving, \
-                "runlevel %r, jobs not settled: %s" % (level, moving or jobs or "no answer")
+            moving = [line for line in jobs if not re.match(r"\S+ (start/running|stop/waiting)\b", line)]
+            return reached and bool(jobs) and not moving, "runlevel %r, jobs not settled: %s" % (
+                level,
+                moving or jobs or "no answer",
+            )
         # sysvinit: runlevel reached and no rc script still running (init
         # records the runlevel before it runs `/etc/init.d/rc N`).
-        rc_busy = any("/etc/init.d/rc" in " ".join(procs.cmdline_args(pid))
-                      for pid in procs.descendants(self.leader_pid))
+        rc_busy = any("/etc/init.d/rc" in " ".join(procs.cmdline_args(pid)) for pid in procs.descendants(self.leader_pid))
         return reached and not rc_busy, "runlevel %r, rc running: %s" % (level, rc_busy)
 
     def _try_run(self, argv) -> str:

@@ -24,8 +24,7 @@ def ensure_tools() -> None:
         problems.append("must run as root (euid is %d)" % os.geteuid())
     for tool in ("debootstrap", "systemd-nspawn", "nsenter", "unshare", "tar", "zstd"):
         if shutil.which(tool, path=host_env()["PATH"]) is None:
-            problems.append(
-                "command %r not found (make system installs it: tests/deps.sh system)" % tool)
+            problems.append("command %r not found (make system installs it: tests/deps.sh system)" % tool)
     for ns in ("pid", "user", "mnt", "uts", "ipc", "net"):
         if not Path("/proc/self/ns", ns).exists():
             problems.append("kernel lacks %s namespaces (/proc/self/ns/%s)" % (ns, ns))
@@ -41,9 +40,12 @@ def _probe_namespaces() -> list[str]:
     # Existing /proc/self/ns entries do not prove we may create namespaces
     # (seccomp or a missing CAP_SYS_ADMIN can forbid it): try once.
     try:
-        proc = subprocess.run(["unshare", "--mount", "--pid", "--uts", "--ipc", "--net",
-                               "--fork", "true"],
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            ["unshare", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return ["cannot run unshare: %s" % exc]
     if proc.returncode != 0:
@@ -54,10 +56,9 @@ def _probe_namespaces() -> list[str]:
 def cgroup_hierarchies() -> list[Path]:
     """cgroup hierarchies nspawn uses: unified (v2) and name=systemd (v1)."""
     candidates = [CGROUP_FS / "unified", CGROUP_FS / "systemd"]
-    if (CGROUP_FS / "cgroup.procs").exists():        # pure cgroup v2 host
+    if (CGROUP_FS / "cgroup.procs").exists():  # pure cgroup v2 host
         candidates = [CGROUP_FS]
-    return [c for c in candidates
-            if (c / "cgroup.procs").exists() and os.access(c, os.W_OK)]
+    return [c for c in candidates if (c / "cgroup.procs").exists() and os.access(c, os.W_OK)]
 
 
 def host_env() -> dict:
@@ -69,12 +70,9 @@ def host_env() -> dict:
 
 def run_host(argv, timeout: float, env=None) -> None:
     """Run a host command; a failure raises RuntimeError with its output's end."""
-    proc = subprocess.run(argv, capture_output=True, text=True,
-                          timeout=timeout, env=env or host_env())
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env or host_env())
     if proc.returncode != 0:
-        raise RuntimeError("%s failed (exit %d): %s"
-                           % (" ".join(argv), proc.returncode,
-                              (proc.stderr or proc.stdout)[-3000:]))
+        raise RuntimeError("%s failed (exit %d): %s" % (" ".join(argv), proc.returncode, (proc.stderr or proc.stdout)[-3000:]))
 
 
 def die_with_parent() -> None:
@@ -102,8 +100,7 @@ def checked_source(sources: Path, name: str, what: str) -> tuple[bytes, str]:
     these very bytes, not the file read again."""
     sums_file = sources / "SHA256SUMS"
     try:
-        listed = dict(reversed(line.split(None, 1))
-                      for line in sums_file.read_text().splitlines() if line.strip())
+        listed = dict(reversed(line.split(None, 1)) for line in sums_file.read_text().splitlines() if line.strip())
     except OSError as exc:
         raise RuntimeError("cannot read %s: %s" % (sums_file, exc)) from exc
     path = sources / name
@@ -114,6 +111,8 @@ def checked_source(sources: Path, name: str, what: str) -> tuple[bytes, str]:
     data = path.read_bytes()
     got = hashlib.sha256(data).hexdigest()
     if got != listed[name]:
-        raise RuntimeError("%s %s has sha256 %s, but SHA256SUMS says %s; refusing to build "
-                           "from it: restore the file (git checkout)" % (what, path, got, listed[name]))
+        raise RuntimeError(
+            "%s %s has sha256 %s, but SHA256SUMS says %s; refusing to build "
+            "from it: restore the file (git checkout)" % (what, path, got, listed[name])
+        )
     return data, got

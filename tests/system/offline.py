@@ -24,7 +24,11 @@ REFUSED = 97
 # For the tests of the refusal: a command prefix that runs a program in a new network
 # namespace holding a veth pair besides loopback, made whatever the host's own holds.
 WITH_AN_INTERFACE = [
-    "unshare", "--net", "--", sys.executable, "-c",
+    "unshare",
+    "--net",
+    "--",
+    sys.executable,
+    "-c",
     "import os, subprocess, sys; "
     "subprocess.run(['ip', 'link', 'add', 'extra0', 'type', 'veth', 'peer', 'name', 'extra1'], check=True); "
     "os.execvp(sys.argv[1], sys.argv[1:])",
@@ -50,8 +54,11 @@ def main(args) -> None:
     argv = args[1:]
     names = interfaces()
     if names != ["lo"]:
-        print("offline.py: refusing to run %s: this network namespace has %s, not only lo"
-              % (argv[0], ", ".join(names) or "no interface at all"), file=sys.stderr)
+        print(
+            "offline.py: refusing to run %s: this network namespace has %s, not only lo"
+            % (argv[0], ", ".join(names) or "no interface at all"),
+            file=sys.stderr,
+        )
         sys.exit(REFUSED)
     os.execvp(argv[0], argv)
 

@@ -22,7 +22,7 @@ def all_pids() -> list[int]:
 def _stat_fields(pid: int) -> list[str]:
     # comm (field 2) may contain spaces or ')', so split after the last ')'.
     text = read_text(Path("/proc/%d/stat" % pid))
-    return text[text.rfind(")") + 2:].split() if text else []
+    return text[text.rfind(")") + 2 :].split() if text else []
 
 
 def ppid(pid: int) -> int:

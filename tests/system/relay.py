@@ -46,8 +46,7 @@ class Relay:
         for listener in listeners:
             self._selector.register(listener, selectors.EVENT_READ, ("accept", listener))
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
-        self._thread = threading.Thread(target=self._loop, name="relay-%d" % self.pid,
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="relay-%d" % self.pid, daemon=True)
         self._thread.start()
         return self
 
@@ -78,7 +77,7 @@ class Relay:
         try:
             outside = socket.create_connection((LOOPBACK, listener.getsockname()[1]), timeout=5)
         except OSError:
-            inside.close()          # the master is not there: the minion will retry
+            inside.close()  # the master is not there: the minion will retry
             return
         for sock in (inside, outside):
             sock.settimeout(None)
@@ -94,7 +93,7 @@ class Relay:
                 return
         except OSError:
             pass
-        for sock in (source, sink):          # one side closed: close both
+        for sock in (source, sink):  # one side closed: close both
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(sock)
             sock.close()
@@ -117,8 +116,7 @@ def _listen_in_namespace(pid: int, ports) -> list[socket.socket]:
             try:
                 if libc.setns(fd, CLONE_NEWNET) != 0:
                     err = ctypes.get_errno()
-                    raise OSError(err, "setns into the network of pid %d: %s"
-                                  % (pid, os.strerror(err)))
+                    raise OSError(err, "setns into the network of pid %d: %s" % (pid, os.strerror(err)))
             finally:
                 os.close(fd)
             for port in ports:
@@ -127,7 +125,7 @@ def _listen_in_namespace(pid: int, ports) -> list[socket.socket]:
                 sock.bind((LOOPBACK, port))
                 sock.listen(16)
                 made.append(sock)
-        except BaseException as exc:        # handed to the caller below
+        except BaseException as exc:  # handed to the caller below
             failure.append(exc)
 
     thread = threading.Thread(target=work, name="relay-listen-%d" % pid)
@@ -136,6 +134,7 @@ def _listen_in_namespace(pid: int, ports) -> list[socket.socket]:
     if failure:
         for sock in made:
             sock.close()
-        raise RuntimeError("cannot listen on %s:%s inside the container (pid %d): %s"
-                           % (LOOPBACK, ports, pid, failure[0])) from failure[0]
+        raise RuntimeError(
+            "cannot listen on %s:%s inside the container (pid %d): %s" % (LOOPBACK, ports, pid, failure[0])
+        ) from failure[0]
     return made

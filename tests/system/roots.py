@@ -79,12 +79,10 @@ def root_tarball_path(kind: str, cache: Path | None = None) -> Path:
         raise ValueError("kind must be one of %s, not %r" % (KINDS, kind))
     key = "%s|%s|%d" % (SUITE, ",".join(sorted(PACKAGES[kind])), ROOT_FORMAT)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return Path(cache or cache_dir()) / ("%s-%s-%s.tar.zst"
-                                         % (SUITE, kind, digest))
+    return Path(cache or cache_dir()) / ("%s-%s-%s.tar.zst" % (SUITE, kind, digest))
 
 
-def build_root(kind: str, cache: Path | str | None = None,
-               mirror: str | None = None) -> Path:
+def build_root(kind: str, cache: Path | str | None = None, mirror: str | None = None) -> Path:
     """Return a cached tarball of a root of `kind`, building it if needed.
 
     The build happens in a temporary directory beside the cache file and the
@@ -96,7 +94,7 @@ def build_root(kind: str, cache: Path | str | None = None,
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with host.file_lock(target.with_name("." + target.name + ".lock")):
-        if target.exists():                 # built by another process
+        if target.exists():  # built by another process
             return target
         remove_dead_builds(target.parent)
         work = target.parent / (".build-%s-%d" % (target.stem, os.getpid()))
@@ -126,9 +124,10 @@ def unpack_root(tarball: Path | str, dest: Path | str) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise RuntimeError("unpack_root: %s is not empty" % dest)
-    host.run_host(["tar", "--zstd", "-x", "-p", "--numeric-owner",
-                   "--xattrs", "--xattrs-include=*", "-f", str(tarball),
-                   "-C", str(dest)], timeout=300)
+    host.run_host(
+        ["tar", "--zstd", "-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-f", str(tarball), "-C", str(dest)],
+        timeout=300,
+    )
     return dest
 
 
@@ -137,31 +136,43 @@ def remove_root(root: Path | str) -> None:
     remove_tree(Path(root))
 
 
-
 def _debootstrap(kind: str, root: Path, mirror: str, log: Path) -> None:
     # In its own mount and PID namespace: if we are killed, unshare dies
     # (parent-death signal), its child gets SIGKILL (--kill-child), which
     # ends every process of the build, and the proc/sys mounts debootstrap
     # made inside the target vanish with the mount namespace.
-    argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child",
-            "--mount-proc", "--",
-            "debootstrap", "--variant=minbase",
-            "--include=" + ",".join(PACKAGES[kind]),
-            SUITE, str(root), mirror]
+    argv = [
+        "unshare",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--",
+        "debootstrap",
+        "--variant=minbase",
+        "--include=" + ",".join(PACKAGES[kind]),
+        SUITE,
+        str(root),
+        mirror,
+    ]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, timeout=1800,
-                              env=host.host_env(), preexec_fn=host.die_with_parent)
+        proc = subprocess.run(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=1800,
+            env=host.host_env(),
+            preexec_fn=host.die_with_parent,
+        )
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         debootstrap_log = root / "debootstrap" / "debootstrap.log"
         if debootstrap_log.exists():
-            tail += "\n--- debootstrap.log ---\n" + \
-                debootstrap_log.read_text(errors="replace")[-3000:]
-        raise RuntimeError("debootstrap of %s root failed (exit %d):\n%s"
-                           % (kind, proc.returncode, tail))
-
+            tail += "\n--- debootstrap.log ---\n" + debootstrap_log.read_text(errors="replace")[-3000:]
+        raise RuntimeError("debootstrap of %s root failed (exit %d):\n%s" % (kind, proc.returncode, tail))
 
 
 def fix_up_root(kind: str, root: Path) -> None:
@@ -177,8 +188,7 @@ def fix_up_root(kind: str, root: Path) -> None:
 def _drop_apt_caches(root: Path) -> None:
     # Downloaded .debs and package lists (about 50 MB) are not needed to
     # boot; `apt-get update` inside the container restores the lists.
-    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin",
-                    "var/lib/apt/lists/*_*"):
+    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*"):
         for path in root.glob(pattern):
             path.unlink()
 
@@ -218,8 +228,7 @@ def _fix_up_sysvinit(root: Path) -> None:
     # The container shares the host's network and clock: its shutdown must
     # not try to take interfaces down (`halt -i`) or write the RTC.
     _set_shell_var(_in_root(root, "/etc/default/halt"), "NETDOWN", "no")
-    _set_shell_var(_in_root(root, "/etc/default/hwclock"),
-                   "HWCLOCKACCESS", "no")
+    _set_shell_var(_in_root(root, "/etc/default/hwclock"), "HWCLOCKACCESS", "no")
     # Otherwise the first boot creates it, with a warning on the console.
     mtab = _in_root(root, "/etc") / "mtab"
     if not mtab.is_symlink():
@@ -235,8 +244,7 @@ def _set_tmptime_forever(rcs: Path) -> None:
 
 def _set_shell_var(path: Path, name: str, value: str) -> None:
     """Set NAME=value in a /etc/default-style file, replacing old lines."""
-    lines = [ln for ln in read_text(path).splitlines()
-             if not re.match(r"\s*#?\s*%s=" % re.escape(name), ln)]
+    lines = [ln for ln in read_text(path).splitlines() if not re.match(r"\s*#?\s*%s=" % re.escape(name), ln)]
     lines.append("%s=%s" % (name, value))
     path.write_text("\n".join(lines) + "\n")
 
@@ -256,8 +264,7 @@ def verify_root(kind: str, root: Path) -> None:
     """Check a root really has the init system it claims to have."""
     init = read_in_root(root, "/sbin/init")
     has_systemd = _exists_in_root(root, "/lib/systemd/systemd")
-    if not _exists_in_root(root, "/usr/lib/x86_64-linux-gnu/libssl.so.3") and \
-            not list(root.glob("usr/lib/*/libssl.so.3")):
+    if not _exists_in_root(root, "/usr/lib/x86_64-linux-gnu/libssl.so.3") and not list(root.glob("usr/lib/*/libssl.so.3")):
         raise RuntimeError("%s root lacks libssl3" % kind)
     if kind == "sysvinit":
         if b"sysvinit" not in init:
@@ -285,7 +292,7 @@ def _resolve_in_root(root: Path, path: str, depth: int = 0) -> Path:
             target = os.readlink(host)
             if not target.startswith("/"):
                 target = os.path.join(current, target)
-            rest = "/".join(parts[i + 1:])
+            rest = "/".join(parts[i + 1 :])
             return _resolve_in_root(root, os.path.join(target, rest), depth + 1)
         current = candidate
     return root / current.lstrip("/")
@@ -312,9 +319,24 @@ def _exists_in_root(root: Path, path: str) -> bool:
 def _pack_root(root: Path, out: Path) -> None:
     env = host.host_env()
     env["ZSTD_NBTHREADS"] = str(os.cpu_count() or 1)
-    host.run_host(["tar", "--zstd", "-c", "--numeric-owner", "--xattrs",
-                   "--xattrs-include=*", "--exclude=*.deb",
-                   "-f", str(out), "-C", str(root), "."], timeout=600, env=env)
+    host.run_host(
+        [
+            "tar",
+            "--zstd",
+            "-c",
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--exclude=*.deb",
+            "-f",
+            str(out),
+            "-C",
+            str(root),
+            ".",
+        ],
+        timeout=600,
+        env=env,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -356,8 +378,6 @@ def _install_debs(root: Path, debs) -> None:
     try:
         for deb in debs:
             shutil.copy2(deb, inbox / deb.name)
-        host.run_host(["chroot", str(root), "dpkg", "--install",
-                       *("/tmp/upstart-debs/" + deb.name for deb in debs)], timeout=120)
+        host.run_host(["chroot", str(root), "dpkg", "--install", *("/tmp/upstart-debs/" + deb.name for deb in debs)], timeout=120)
     finally:
         shutil.rmtree(inbox)
-

@@ -32,9 +32,10 @@ def test_the_agent_built_from_source_prints_its_release_when_run_offline(agent, 
     binary = tmp_path / agent_build.AGENT.release / "aliyun-service"
     binary.parent.mkdir()
     shutil.copy2(agent, binary)
-    env = dict(host.host_env(), TMPDIR=str(tmp_path))     # where its lock file would go
-    done = subprocess.run(offline.command([str(binary), "--version"]), cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = dict(host.host_env(), TMPDIR=str(tmp_path))  # where its lock file would go
+    done = subprocess.run(
+        offline.command([str(binary), "--version"]), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done
     assert done.stdout.strip() == "2.2.3.578"
 
@@ -73,8 +74,13 @@ def test_changing_the_recipe_changes_the_cache_key_so_the_next_run_builds_again(
 def test_the_offline_wrapper_refuses_to_start_a_program_where_more_than_loopback_exists(tmp_path):
     marker = tmp_path / "ran"
     # The wrapper alone (no unshare of its own in front), where more than lo exists.
-    done = subprocess.run([*offline.WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", "touch", str(marker)],
-                          capture_output=True, text=True, timeout=60, env=host.host_env())
+    done = subprocess.run(
+        [*offline.WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", "touch", str(marker)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=host.host_env(),
+    )
     assert done.returncode == offline.REFUSED, done
     assert "refusing to run touch" in done.stderr
     assert not marker.exists()
@@ -83,8 +89,10 @@ def test_the_offline_wrapper_refuses_to_start_a_program_where_more_than_loopback
 def test_the_build_goes_through_the_loopback_check_and_publishes_nothing_when_it_fails(tmp_path, monkeypatch):
     # The wrapper where more than lo exists: it must refuse to start go, and the build
     # must fail without a cache entry.
-    monkeypatch.setattr(offline, "command", lambda argv: [*offline.WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", *argv])
-    sources = tmp_path / "sources"    # an empty source tree: go never gets to read it
+    monkeypatch.setattr(
+        offline, "command", lambda argv: [*offline.WITH_AN_INTERFACE, sys.executable, offline.__file__, "--", *argv]
+    )
+    sources = tmp_path / "sources"  # an empty source tree: go never gets to read it
     sources.mkdir()
     tarball = sources / agent_build.AGENT.tarball
     with tarfile.open(tarball, "w:xz") as archive:

@@ -67,7 +67,8 @@ def test_status_agrees_with_the_containers_own_tools(salt_cli, boxes):
     systemd = status["sys-systemd"]["client"]
     assert boxes["systemd"].unit == "aliyun-service.service"
     assert (systemd["service"], systemd["service_evidence"]) == (
-        "aliyun-service.service", "found /etc/systemd/system/aliyun-service.service (the vendor's name)"
+        "aliyun-service.service",
+        "found /etc/systemd/system/aliyun-service.service (the vendor's name)",
     )
 
 
@@ -79,6 +80,7 @@ def test_stop_leaves_the_client_down_and_the_watchdog_gone_and_start_brings_it_b
             "daemon": {"old": "running", "new": "absent"},
             "client": {"old": "running", "new": "stopped"},
         }
+
     # Neither the watchdog, nor systemd's Restart=, nor UpStart's `respawn` may bring it back.
     def all_down():
         return all(not box.client_active() and box.client_processes() == [] for box in boxes.values())
@@ -201,11 +203,21 @@ def test_the_host_with_systemd_installed_but_not_running_gets_an_error(tmp_path,
     (tmp_path / "minion").write_text(yaml.safe_dump({"file_client": "local", "root_dir": str(tmp_path), **extension_dirs()}))
     salt_call = [f"{sys.prefix}/bin/salt-call", "--local", "-c", str(tmp_path), "--retcode-passthrough"]
     host_init = init_on_host()
-    unbooted = ["unshare", "--mount", sys.executable, str(UNBOOTED), str(systemd_root / "lib/systemd/systemd"), str(tmp_path / "overlay"), "--"]
+    unbooted = [
+        "unshare",
+        "--mount",
+        sys.executable,
+        str(UNBOOTED),
+        str(systemd_root / "lib/systemd/systemd"),
+        str(tmp_path / "overlay"),
+        "--",
+    ]
     for verb in ("assist.stop", "assist.status"):
         done = subprocess.run([*unbooted, *salt_call, verb], capture_output=True, text=True)
         assert done.returncode != 0, verb
-        assert "systemd is installed (/sbin/init contains '/lib/system') but is not running as PID 1" in done.stdout + done.stderr, verb
+        assert (
+            "systemd is installed (/sbin/init contains '/lib/system') but is not running as PID 1" in done.stdout + done.stderr
+        ), verb
         shutil.rmtree(tmp_path / "overlay")
     assert init_on_host() == host_init
 

@@ -34,7 +34,10 @@ def test_the_agent_is_not_installed_where_a_container_has_more_than_loopback(tmp
         assert wait_until(lambda: len(box.interfaces()) == 3, timeout=10)
         ran = []
         box.run = lambda argv, **kwargs: ran.append(argv)
-        with pytest.raises(vendor_agent.InstallError, match=r"refusing to run the agent in not-booted: its network has lo, extra\d, extra\d, not only lo"):
+        with pytest.raises(
+            vendor_agent.InstallError,
+            match=r"refusing to run the agent in not-booted: its network has lo, extra\d, extra\d, not only lo",
+        ):
             vendor_agent.install(box, "systemd")
         assert ran == []
     finally:
@@ -101,8 +104,9 @@ def test_a_killed_agent_leaves_stale_pid_files_and_its_lock_which_confuse_neithe
 
 def test_an_agent_updated_in_place_is_still_stopped_started_and_seen(salt_cli, boxes, update_build):
     for box in boxes.values():
-        vendor_agent.update(box.container, box.init, update_build, vendor_agent.RELEASE, UPDATE.release,
-                            UPSTART_RELEASE.get(box.kind))
+        vendor_agent.update(
+            box.container, box.init, update_build, vendor_agent.RELEASE, UPDATE.release, UPSTART_RELEASE.get(box.kind)
+        )
         assert not box.file(f"{vendor_agent.SHARE}/{vendor_agent.RELEASE}").exists(), box.kind
         if box.init == "systemd":
             box.unit = box.installed_unit()
@@ -116,7 +120,10 @@ def test_an_agent_updated_in_place_is_still_stopped_started_and_seen(salt_cli, b
         client = status[box.minion_id]["client"]
         assert (client["running"], client["version"]) == (True, UPDATE.release), box.kind
         assert client["pids"] == [int(pid) for pid in box.client_processes()], box.kind
-    assert status["sys-systemd"]["client"]["service_evidence"] == "found /etc/systemd/system/aliyun-service.service (the vendor's name)"
+    assert (
+        status["sys-systemd"]["client"]["service_evidence"]
+        == "found /etc/systemd/system/aliyun-service.service (the vendor's name)"
+    )
     for box in boxes.values():  # the new unit, job or script gives it its server too
         (pid,) = box.client_processes()
         assert vendor_agent.SERVER_LINE.strip() in box.run("cat", f"/proc/{pid}/environ").stdout.split("\0"), box.kind
@@ -146,7 +153,9 @@ def test_systemd_the_unit_is_found_under_either_name_the_vendors_installer_gives
         assert "Restart=on-failure" in box.file("/etc/systemd/system/aliyun.service").read_text().split()
         client = call(salt_cli, "assist.status", box)["client"]
         assert (client["service"], client["service_evidence"], client["running"]) == (
-            "aliyun.service", "found /etc/systemd/system/aliyun.service (the vendor's name)", True
+            "aliyun.service",
+            "found /etc/systemd/system/aliyun.service (the vendor's name)",
+            True,
         )
         assert call(salt_cli, "assist.stop", box)["changes"] == {"client": {"old": "running", "new": "stopped"}}
         assert box.run("systemctl", "is-active", "aliyun.service").stdout.strip() == "inactive"

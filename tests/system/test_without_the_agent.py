@@ -68,7 +68,11 @@ def test_a_minion_without_the_agent_is_judged_not_failed(salt_cli, two, update_b
 def test_a_watchdog_left_without_its_client_is_removed_by_stop(salt_cli, two, update_build):
     for box in two.values():
         box.install_watchdog()
-        service = ["systemctl", "start", "AssistDaemon.service"] if box.init == "systemd" else ["/sbin/initctl", "start", "assist-daemon"]
+        service = (
+            ["systemctl", "start", "AssistDaemon.service"]
+            if box.init == "systemd"
+            else ["/sbin/initctl", "start", "assist-daemon"]
+        )
         box.run(*service, check=True)
         assert box.watchdog_processes(), box.kind
     done = salt(salt_cli, "assist.stop")
@@ -114,7 +118,9 @@ def read_only_etc(two):
 
 
 def test_a_read_only_etc_refuses_disable_in_words_and_changes_nothing(salt_cli, two, read_only_etc):
-    enabled = {kind: salt_cli.run("assist.status", minion_tgt=box.minion_id).data["client"]["enabled"] for kind, box in two.items()}
+    enabled = {
+        kind: salt_cli.run("assist.status", minion_tgt=box.minion_id).data["client"]["enabled"] for kind, box in two.items()
+    }
     assert enabled == {"systemd": True, "upstart": True}
     done = salt(salt_cli, "assist.disable")
     assert done.returncode != 0, done

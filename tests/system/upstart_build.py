@@ -39,15 +39,31 @@ CFLAGS = "CFLAGS=-g -O2 -fcommon -Wno-error"
 
 # The programs a root gets; start, stop, status, restart and reload are links
 # to initctl, halt and poweroff links to reboot.
-PROGRAMS = ("init", "initctl", "telinit", "shutdown", "reboot", "halt", "poweroff",
-            "runlevel", "start", "stop", "status", "restart", "reload")
+PROGRAMS = (
+    "init",
+    "initctl",
+    "telinit",
+    "shutdown",
+    "reboot",
+    "halt",
+    "poweroff",
+    "runlevel",
+    "start",
+    "stop",
+    "status",
+    "restart",
+    "reload",
+)
 
 # Commands a build runs and headers it compiles against (the `upstart` part of
 # tests/deps.sh installs them).
-BUILD_TOOLS = ("autoreconf", "automake", "libtoolize", "autopoint", "msgfmt",
-               "pkg-config", "patch", "make", "gcc", "apt-get")
-BUILD_HEADERS = ("/usr/include/dbus-1.0/dbus/dbus.h", "/usr/include/expat.h",
-                 "/usr/include/json-c/json.h", "/usr/include/libudev.h")
+BUILD_TOOLS = ("autoreconf", "automake", "libtoolize", "autopoint", "msgfmt", "pkg-config", "patch", "make", "gcc", "apt-get")
+BUILD_HEADERS = (
+    "/usr/include/dbus-1.0/dbus/dbus.h",
+    "/usr/include/expat.h",
+    "/usr/include/json-c/json.h",
+    "/usr/include/libudev.h",
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +83,7 @@ LIBNIH = Recipe(
     tarball="libnih-1.0.4.tar.gz",
     # The tarball holds no configure script.
     autoreconf=True,
-    configure=("--disable-shared", "--enable-static", "--disable-nls",
-               "CFLAGS=-g -O2 -fcommon"),
+    configure=("--disable-shared", "--enable-static", "--disable-nls", "CFLAGS=-g -O2 -fcommon"),
 )
 
 RELEASES = {
@@ -78,21 +93,39 @@ RELEASES = {
         tarball="upstart-1.13.2.tar.gz",
         patches=("upstart-sysmacros.patch",),
         autoreconf=True,
-        configure=("--prefix=/usr", "--exec-prefix=/", "--sysconfdir=/etc",
-                   "--localstatedir=/var", "--libexecdir=/lib/upstart",
-                   "--disable-nls", "--disable-shared", "--enable-static",
-                   "--disable-udev-bridge", "--disable-socket-bridge",
-                   "--disable-local-bridge", "--disable-dconf-bridge",
-                   "--disable-cgroups", "--disable-abi-check", CFLAGS),
+        configure=(
+            "--prefix=/usr",
+            "--exec-prefix=/",
+            "--sysconfdir=/etc",
+            "--localstatedir=/var",
+            "--libexecdir=/lib/upstart",
+            "--disable-nls",
+            "--disable-shared",
+            "--enable-static",
+            "--disable-udev-bridge",
+            "--disable-socket-bridge",
+            "--disable-local-bridge",
+            "--disable-dconf-bridge",
+            "--disable-cgroups",
+            "--disable-abi-check",
+            CFLAGS,
+        ),
         runtime_packages=("libdbus-1-3", "libjson-c5"),
     ),
     # RHEL/CentOS 6's init: its shipped configure works as it is (it wants
     # libudev's headers even though init does not link libudev).
     "0.6.5": Recipe(
         tarball="upstart-0.6.5.tar.gz",
-        configure=("--prefix=/usr", "--exec-prefix=/", "--sysconfdir=/etc",
-                   "--localstatedir=/var", "--disable-nls", "--disable-shared",
-                   "--enable-static", CFLAGS),
+        configure=(
+            "--prefix=/usr",
+            "--exec-prefix=/",
+            "--sysconfdir=/etc",
+            "--localstatedir=/var",
+            "--disable-nls",
+            "--disable-shared",
+            "--enable-static",
+            CFLAGS,
+        ),
         runtime_packages=("libdbus-1-3",),
     ),
 }
@@ -123,7 +156,7 @@ def build_upstart(releases, cache: Path | None = None) -> dict:
         return targets
     cache.mkdir(parents=True, exist_ok=True)
     with host.file_lock(cache / ".build.lock"):
-        missing = [r for r, t in targets.items() if not t.is_dir()]   # another process?
+        missing = [r for r, t in targets.items() if not t.is_dir()]  # another process?
         if not missing:
             return targets
         remove_dead_builds(cache)
@@ -156,12 +189,12 @@ def _key(recipe: Recipe, hashes: dict) -> str:
 
 def _check_build_tools() -> None:
     env = host.host_env()
-    missing = ["command " + tool for tool in BUILD_TOOLS
-               if shutil.which(tool, path=env["PATH"]) is None]
+    missing = ["command " + tool for tool in BUILD_TOOLS if shutil.which(tool, path=env["PATH"]) is None]
     missing += ["header " + header for header in BUILD_HEADERS if not os.path.exists(header)]
     if missing:
-        raise RuntimeError("cannot build UpStart: %s missing (make system installs what "
-                           "it needs: sh tests/deps.sh upstart)" % ", ".join(missing))
+        raise RuntimeError(
+            "cannot build UpStart: %s missing (make system installs what it needs: sh tests/deps.sh upstart)" % ", ".join(missing)
+        )
 
 
 def _build_libnih(work: Path) -> Path:
@@ -181,11 +214,10 @@ def _build_release(recipe: Recipe, nih: Path, work: Path, out: Path) -> None:
         _step(["patch", "-p1", "-i", str(SOURCES / patch)], source, logs / ("patch-" + patch + ".log"))
     env = host.host_env()
     env["PKG_CONFIG_PATH"] = str(nih / "lib" / "pkgconfig")
-    env["PATH"] = "%s:%s" % (nih / "bin", env["PATH"])      # nih-dbus-tool
+    env["PATH"] = "%s:%s" % (nih / "bin", env["PATH"])  # nih-dbus-tool
     _configure_make(recipe, source, logs, [], env=env)
     stage = work / ("stage-" + recipe.directory)
-    _step(["make", "install", "DESTDIR=%s" % stage], source,
-          logs / (recipe.directory + "-install.log"), env=env)
+    _step(["make", "install", "DESTDIR=%s" % stage], source, logs / (recipe.directory + "-install.log"), env=env)
     sbin = out / "sbin"
     sbin.mkdir(parents=True)
     for name in PROGRAMS:
@@ -205,23 +237,29 @@ def _configure_make(recipe: Recipe, source: Path, logs: Path, extra, env) -> Non
     name = recipe.directory
     if recipe.autoreconf:
         _step(["autoreconf", "-fi"], source, logs / (name + "-autoreconf.log"), env=env)
-    _step(["./configure", *extra, *recipe.configure], source,
-          logs / (name + "-configure.log"), env=env)
-    _step(["make", "-j%d" % (os.cpu_count() or 1)], source, logs / (name + "-make.log"),
-          env=env, timeout=1200)
+    _step(["./configure", *extra, *recipe.configure], source, logs / (name + "-configure.log"), env=env)
+    _step(["make", "-j%d" % (os.cpu_count() or 1)], source, logs / (name + "-make.log"), env=env, timeout=1200)
 
 
 def _step(argv, cwd: Path, log: Path, env=None, timeout: float = 600) -> None:
     """Run one build step with its output in `log`; a failure shows the log's end."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, env=env or host.host_env(),
-                              timeout=timeout, preexec_fn=host.die_with_parent)
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env or host.host_env(),
+            timeout=timeout,
+            preexec_fn=host.die_with_parent,
+        )
     if proc.returncode != 0:
-        raise RuntimeError("building UpStart: `%s` in %s exited %d:\n%s"
-                           % (" ".join(argv), cwd, proc.returncode,
-                              log.read_text(errors="replace")[-4000:]))
+        raise RuntimeError(
+            "building UpStart: `%s` in %s exited %d:\n%s"
+            % (" ".join(argv), cwd, proc.returncode, log.read_text(errors="replace")[-4000:])
+        )
 
 
 def _download_debs(packages, dest: Path, logs: Path) -> None:

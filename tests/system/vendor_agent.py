@@ -82,8 +82,7 @@ def install(container, init: str, upstart_release: str | None = None) -> str:
     installer and start it. Returns what the installer printed."""
     found = container.interfaces()
     if found != ["lo"]:
-        raise InstallError(f"refusing to run the agent in {container.name}: its network has "
-                           f"{', '.join(found)}, not only lo")
+        raise InstallError(f"refusing to run the agent in {container.name}: its network has {', '.join(found)}, not only lo")
     return _install_and_start(container, init, RELEASE, upstart_release)
 
 
@@ -163,4 +162,3 @@ def reinstall(container, init: str, binary: Path, release: str, upstart_release:
     """The agent put back: its folder, its own --install (and the server for UpStart), --start."""
     _place(container.root, binary, release)
     _install_and_start(container, init, release, upstart_release)
-

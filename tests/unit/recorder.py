@@ -27,9 +27,7 @@ class Recorder:
     def __call__(self, argv, **kwargs):
         assert kwargs["python_shell"] is False and kwargs["timeout"] > 0
         self.calls.append(list(argv))
-        reply = next(
-            (reply for prefix, reply in self.replies.items() if tuple(argv[: len(prefix)]) == prefix), (0, "")
-        )
+        reply = next((reply for prefix, reply in self.replies.items() if tuple(argv[: len(prefix)]) == prefix), (0, ""))
         for prefix, replies in self.after.items():
             if tuple(argv[: len(prefix)]) == prefix:
                 self.replies = {**self.replies, **replies}
@@ -57,9 +55,7 @@ SYSTEMD_STOPPED = systemctl((0, "ActiveState=inactive\nLoadState=loaded\n"), (1,
 # (Restart=on-failure, RestartSec=120); meanwhile systemd says this, and nothing runs.
 SYSTEMD_RESTART_PENDING = systemctl((0, "ActiveState=activating\nSubState=auto-restart\nLoadState=loaded\n"), (0, "enabled\n"))
 # What systemd 252 says of a unit no file defines.
-SYSTEMD_NO_UNIT = systemctl(
-    (0, "ActiveState=inactive\nSubState=dead\nLoadState=not-found\nFragmentPath=\nExecStart=\n"), (1, "")
-)
+SYSTEMD_NO_UNIT = systemctl((0, "ActiveState=inactive\nSubState=dead\nLoadState=not-found\nFragmentPath=\nExecStart=\n"), (1, ""))
 # The agent's unit, as systemd and the backend see it when none is installed.
 NO_UNIT = (
     "the agent's unit (aliyun.service or aliyun-service.service, or one whose ExecStart runs the agent) "

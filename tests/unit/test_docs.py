@@ -19,8 +19,21 @@ PUBLIC = [
 
 def test_the_public_functions_are_the_documented_verbs():
     assert sorted(PUBLIC) == sorted(
-        ["init_system", "status", "is_running", "stop", "start", "restart", "enable",
-         "disable", "daemon_status", "remove_daemon", "version", "policy", "audit"]
+        [
+            "init_system",
+            "status",
+            "is_running",
+            "stop",
+            "start",
+            "restart",
+            "enable",
+            "disable",
+            "daemon_status",
+            "remove_daemon",
+            "version",
+            "policy",
+            "audit",
+        ]
     )
 
 

@@ -52,7 +52,8 @@ class Windows:
         under Wine: python -c with salt.scripts.salt_call is what salt-call.exe does)."""
         done = self.machine.run(
             [r"C:\Python311\python.exe", rf"{TEST_DIR}\salt_call_fresh.py", *self._argv(config, args)],
-            check=False, timeout=300,
+            check=False,
+            timeout=300,
         )
         return {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
 
@@ -64,8 +65,17 @@ class Windows:
 
     @staticmethod
     def _argv(config, args):
-        return ["--local", "--config-dir", rf"{TEST_DIR}\{config}", "--log-level", "quiet", "--out", "json",
-                "--retcode-passthrough", *args]
+        return [
+            "--local",
+            "--config-dir",
+            rf"{TEST_DIR}\{config}",
+            "--log-level",
+            "quiet",
+            "--out",
+            "json",
+            "--retcode-passthrough",
+            *args,
+        ]
 
     # ------------------------------------------------------- the service manager's view
 
@@ -146,8 +156,9 @@ def windows(tmp_path_factory):
             (test_dir / name).mkdir()
             (test_dir / name / "minion").write_text(yaml.safe_dump(config))
         (test_dir / "root" / "var" / "log" / "salt").mkdir(parents=True)
-        machine.python("-m", "pip", "install", "--disable-pip-version-check", "--no-index", "--no-deps",
-                       machine.windows_path(wheel))
+        machine.python(
+            "-m", "pip", "install", "--disable-pip-version-check", "--no-index", "--no-deps", machine.windows_path(wheel)
+        )
         machine.python(rf"{TEST_DIR}\aliyun_service.py", "--startup", "auto", "install")
         yield windows
     finally:

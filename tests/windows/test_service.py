@@ -65,7 +65,7 @@ def test_start_and_restart(windows):
     assert ret["changes"] == {"client": {"old": "running", "new": "restarted"}}
     assert windows.state() == "RUNNING"
     # A new process of the service program: the old one logged its stop.
-    new = windows.service_log()[len(before):]
+    new = windows.service_log()[len(before) :]
     assert [event for _, event in new] == ["stopped", "running"] and new[0][0] == before[-1][0]
 
 
@@ -103,8 +103,7 @@ def test_start_of_a_service_disabled_by_hand_sets_manual_and_says_so(windows):
     assert predicted["changes"]["start_type"] == {"old": "disabled", "new": "manual"}
     assert windows.state() == "STOPPED" and windows.start_type() == "disabled"
     ret = windows.salt_json("assist.start")
-    assert ret["changes"] == {"start_type": {"old": "disabled", "new": "manual"},
-                              "client": {"old": "stopped", "new": "running"}}
+    assert ret["changes"] == {"start_type": {"old": "disabled", "new": "manual"}, "client": {"old": "stopped", "new": "running"}}
     assert "Disabled to Manual (start at boot stays off)" in ret["comment"]
     assert windows.state() == "RUNNING" and windows.start_type() == "manual"
 
@@ -139,13 +138,15 @@ def test_the_frozen_policy_audited_then_applied_twice(windows):
 MISSING = "the Windows service NoSuchService does not exist (assist:lookup:windows_service)"
 
 
-@pytest.mark.parametrize("verb, step", [("start", "starting the client"), ("restart", "restarting the client"),
-                                        ("enable", "turning start at boot on")])
+@pytest.mark.parametrize(
+    "verb, step", [("start", "starting the client"), ("restart", "restarting the client"), ("enable", "turning start at boot on")]
+)
 def test_a_service_that_does_not_exist_fails_what_needs_it_with_a_clear_error(windows, verb, step):
     done = windows.salt(f"assist.{verb}", config="missing")
     assert done["code"] == 1 and done["stdout"].strip() == ""
     assert done["stderr"].startswith(
-        f"Error running 'assist.{verb}': {step} failed: the Cloud Assistant agent is not installed: {MISSING}"), done
+        f"Error running 'assist.{verb}': {step} failed: the Cloud Assistant agent is not installed: {MISSING}"
+    ), done
     assert "Traceback" not in done["stderr"]
     assert windows.state("NoSuchService") is None
 

@@ -64,7 +64,9 @@ class Machine:
         self.env = dict(WINE_ENV, HOME=str(self.prefix.parent), WINEPREFIX=str(self.prefix))
         self.holder = subprocess.Popen(
             ["unshare", "--net", "--pid", "--fork", "--kill-child", "--", sys.executable, "-c", REAPER],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             preexec_fn=host.die_with_parent,
         )
         self.namespace_pid = self._namespace_pid()
@@ -92,8 +94,9 @@ class Machine:
         made Unix'. With output=False it goes to /dev/null: wineboot starts services,
         which would otherwise hold our pipes open as long as they run."""
         pipe = subprocess.PIPE if output else subprocess.DEVNULL
-        proc = subprocess.run(self.command(["wine", *argv]), env=self.env, stdin=subprocess.DEVNULL,
-                              stdout=pipe, stderr=pipe, timeout=timeout)
+        proc = subprocess.run(
+            self.command(["wine", *argv]), env=self.env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, timeout=timeout
+        )
         out, err = ((stream or b"").decode("utf-8", "replace").replace("\r\n", "\n") for stream in (proc.stdout, proc.stderr))
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if check and done.returncode != 0:
@@ -105,8 +108,15 @@ class Machine:
 
     def server(self, argv, timeout: float = 120) -> None:
         """wineserver with these options, in the namespace; it forks and returns."""
-        subprocess.run(self.command(["wineserver", *argv]), env=self.env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout, check=False)
+        subprocess.run(
+            self.command(["wineserver", *argv]),
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
 
     def boot(self) -> None:
         self.server(["-p"])
@@ -142,9 +152,14 @@ class SaltCalls:
 
     def __init__(self, machine: Machine, server_script: str):
         self.proc = subprocess.Popen(
-            machine.command(["wine", PYTHON, server_script]), env=machine.env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, encoding="utf-8", errors="replace",
+            machine.command(["wine", PYTHON, server_script]),
+            env=machine.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
         )
         self._answer()
 
@@ -152,7 +167,7 @@ class SaltCalls:
         noise = []
         for line in self.proc.stdout:
             if line.startswith(self.MARK):
-                return json.loads(line[len(self.MARK):])
+                return json.loads(line[len(self.MARK) :])
             noise.append(line)
         raise RuntimeError("the salt-call server under Wine ended:\n" + "".join(noise)[-3000:])
 

@@ -159,8 +159,7 @@ def state_jobs(event_listener, master, after, minion=None):
         (
             event
             for event in published
-            if str(event.data.get("fun", "")).startswith("state.")
-            and (minion is None or event.data.get("minions") == [minion])
+            if str(event.data.get("fun", "")).startswith("state.") and (minion is None or event.data.get("minions") == [minion])
         ),
         key=lambda event: event.stamp,
     )
@@ -172,4 +171,3 @@ def fire_from_minion(minion_factory, tag, data, times=1):
     with salt.utils.event.get_event("minion", opts=minion_factory.config, listen=False) as bus:
         for _ in range(times):
             assert bus.fire_master(data, tag), "the minion's event bus refused the event"
-

@@ -83,9 +83,7 @@ def put_back(agent):
     return wait_until(lambda: not agent.client_pids() and not agent.daemon_pids(), timeout=PUT_BACK_WITHIN, interval=0.2)
 
 
-def test_a_paused_minion_is_left_alone_and_resumed_each_drift_is_put_back_once(
-    fleet_master, fleet_cli, event_listener, agent
-):
+def test_a_paused_minion_is_left_alone_and_resumed_each_drift_is_put_back_once(fleet_master, fleet_cli, event_listener, agent):
     since = time.time()
     # Paused: for three beacon intervals nothing is said and nothing is done.
     assert holds_for(lambda: agent.client_pids() and agent.daemon_pids(), 3 * BEACON_INTERVAL)
@@ -95,7 +93,9 @@ def test_a_paused_minion_is_left_alone_and_resumed_each_drift_is_put_back_once(
     pause(fleet_cli, False)
     ok = put_back(agent)
     if not ok:
-        for e in sorted(event_listener.get_events([(fleet_master.id, "*"), (WATCHED, "*")], after_time=since), key=lambda e: e.stamp):
+        for e in sorted(
+            event_listener.get_events([(fleet_master.id, "*"), (WATCHED, "*")], after_time=since), key=lambda e: e.stamp
+        ):
             if "master_req" not in e.tag and "minion_ping" not in e.tag:
                 print("EV", e.daemon_id, e.tag, str(e.data)[:300])
     assert ok, "the beacon and reactor did not stop the agent"
@@ -138,9 +138,7 @@ def enforcements(event_listener, master, since):
 FLOOD = 20
 
 
-def test_a_flood_of_forged_drift_events_starts_at_most_one_state_run_per_interval(
-    fleet_master, event_listener, watched, agent
-):
+def test_a_flood_of_forged_drift_events_starts_at_most_one_state_run_per_interval(fleet_master, event_listener, watched, agent):
     since = time.time()
     # What a misbehaving minion can send: its own tag many times, a pattern, an unknown
     # id, a list, and data that tries to choose the state, the pillar or the target.

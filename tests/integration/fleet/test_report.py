@@ -112,8 +112,14 @@ def test_by_minion_lists_one_row_per_minion_for_the_table_outputter(fleet_run, f
     assert by_id["db-2"]["status"] == "drifted"
     assert by_id["db-2"]["detail"].startswith("client is running, policy says dead; ")
     assert by_id["bad-2"] == {
-        "minion": "bad-2", "status": "error", "client": "", "daemon": "", "enable": "",
-        "version": "", "init_system": "", "detail": BROKEN_POLICY,
+        "minion": "bad-2",
+        "status": "error",
+        "client": "",
+        "daemon": "",
+        "enable": "",
+        "version": "",
+        "init_system": "",
+        "detail": BROKEN_POLICY,
     }
     assert by_id["web-2"]["status"] == "compliant" and by_id["web-2"]["version"] == VERSION
 
@@ -136,7 +142,9 @@ def test_by_minion_lists_one_row_per_minion_for_the_table_outputter(fleet_run, f
         ("strict=maybe", "strict is 'maybe'; use True or False"),
     ],
 )
-def test_bad_arguments_are_named_and_nothing_is_published(fleet_run, fleet_master, fleet_minions, event_listener, argument, named):
+def test_bad_arguments_are_named_and_nothing_is_published(
+    fleet_run, fleet_master, fleet_minions, event_listener, argument, named
+):
     since = time.time()
     ret = fleet_run.run("assist.report", "tgt=*", argument)
     assert ret.returncode == 2, ret

@@ -32,11 +32,7 @@ def state_runs(event_listener, master, since):
     """Minions that were sent a state run since ``since``, from the master's events (as
     forwarded to the test: given a moment to arrive)."""
     time.sleep(EVENTS_ARRIVE)
-    return sorted(
-        minion
-        for event in state_jobs(event_listener, master, since)
-        for minion in event.data["minions"]
-    )
+    return sorted(minion for event in state_jobs(event_listener, master, since) for minion in event.data["minions"])
 
 
 def test_a_good_rollout_converges_every_minion_canary_first(fleet_run, fleet_master, fleet_agents, event_listener):
@@ -62,7 +58,9 @@ def test_a_good_rollout_converges_every_minion_canary_first(fleet_run, fleet_mas
     assert report.returncode == 0 and report.data["summary"]["compliant"] == 3, report
 
 
-def test_a_failing_canary_halts_the_rollout_and_the_others_stay_as_they_were(fleet_run, fleet_master, fleet_agents, event_listener):
+def test_a_failing_canary_halts_the_rollout_and_the_others_stay_as_they_were(
+    fleet_run, fleet_master, fleet_agents, event_listener
+):
     # The canary's watchdog refuses to stop: removing it fails for real.
     fleet_agents["build-2"].set_fault("daemon-stop-fails")
     before = processes(fleet_agents)
@@ -87,7 +85,9 @@ def test_a_failing_canary_halts_the_rollout_and_the_others_stay_as_they_were(fle
         ({"target": TARGET, "canary": ["nobody-2"]}, "pillar assist_rollout:canary: nobody-2 not among the minions"),
     ],
 )
-def test_a_bad_rollout_pillar_names_the_key_and_changes_nothing(fleet_run, fleet_master, fleet_agents, event_listener, given, named):
+def test_a_bad_rollout_pillar_names_the_key_and_changes_nothing(
+    fleet_run, fleet_master, fleet_agents, event_listener, given, named
+):
     before = processes(fleet_agents)
     since = time.time()
     ret = rollout(fleet_run, given)
@@ -97,7 +97,9 @@ def test_a_bad_rollout_pillar_names_the_key_and_changes_nothing(fleet_run, fleet
     assert processes(fleet_agents) == before
 
 
-def test_a_silent_minion_in_the_target_refuses_the_rollout_before_any_step(fleet_run, fleet_master, fleet_agents, event_listener, spare):
+def test_a_silent_minion_in_the_target_refuses_the_rollout_before_any_step(
+    fleet_run, fleet_master, fleet_agents, event_listener, spare
+):
     spare.terminate()  # its key stays accepted: the master still targets it
     before = processes(fleet_agents)
     since = time.time()

@@ -39,7 +39,7 @@ def test_a_lasting_drift_or_error_is_reminded_slowly():
     event, memory = beacon.decide(memory, DRIFT, 600.0, 600)
     assert event == "drift" and memory == {"seen": DRIFT, "at": 600.0, "reminder": True}
     assert beacon.decide(memory, DRIFT, 1000.0, 600) == (None, None)
-    error = ["error", "pillar assist:client is \"stopped\"; use running or dead"]
+    error = ["error", 'pillar assist:client is "stopped"; use running or dead']
     _, memory = beacon.decide(None, error, 0.0, 600)
     assert beacon.decide(memory, error, 700.0, 600)[0] == "error"
 
@@ -71,6 +71,8 @@ def test_the_documented_beacon_configurations_are_valid():
     assert beacon.validate([{"interval": 5}, {"reminder": 600}, {"_beacon_name": "assist"}])[0] is True
 
 
-@pytest.mark.parametrize("value, paused", [(True, True), ("true", True), ("True", True), (False, False), (None, False), ("no", False)])
+@pytest.mark.parametrize(
+    "value, paused", [(True, True), ("true", True), ("True", True), (False, False), (None, False), ("no", False)]
+)
 def test_the_pause_grain(value, paused):
     assert beacon.paused({"assist_paused": value} if value is not None else {}) is paused

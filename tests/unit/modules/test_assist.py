@@ -157,7 +157,9 @@ def test_sysvinit_a_tool_change_that_did_not_take_is_an_error_naming_the_command
     recorder = Recorder({})
     backend = sysvinit_backend({"root": str(tmp_path)}, {"cmd.run_all": recorder})
     with mock.patch.object(assist_init.Sysvinit, "_boot_tool", return_value="update-rc.d"):
-        with pytest.raises(CommandExecutionError, match="^turning start at boot off did not take: `update-rc.d aliyun-service disable` succeeded"):
+        with pytest.raises(
+            CommandExecutionError, match="^turning start at boot off did not take: `update-rc.d aliyun-service disable` succeeded"
+        ):
             assist._boot_step(backend, False, test=False)
     assert recorder.commands() == ["update-rc.d aliyun-service disable"]
 
@@ -208,5 +210,6 @@ def test_systemd_audit_without_the_agent_meets_a_dead_policy_and_drifts_from_a_r
     assert (audit["result"], audit["drift"], audit["agent"]["client"]) == (True, [], "not installed")
     assist.__pillar__["assist"] = {}
     assert assist.audit()["drift"] == [
-        "the agent is not installed, policy says running", "watchdog is absent, policy says present",
+        "the agent is not installed, policy says running",
+        "watchdog is absent, policy says present",
     ]

@@ -61,8 +61,14 @@ def test_the_report_counts_an_agent_not_installed_among_the_facts_not_the_errors
     assert found["counts"]["version"] == {"not installed": 1}
     assert found["errors"] == {}
     assert runner.rows(["bare-1"], {"bare-1": {"ret": audit, "retcode": 0}})[0] | {"detail": ""} == {
-        "minion": "bare-1", "status": "compliant", "client": "not installed", "daemon": "absent", "enable": "off",
-        "version": "not installed", "init_system": "sysvinit", "detail": "",
+        "minion": "bare-1",
+        "status": "compliant",
+        "client": "not installed",
+        "daemon": "absent",
+        "enable": "off",
+        "version": "not installed",
+        "init_system": "sysvinit",
+        "detail": "",
     }
 
 
@@ -256,7 +262,9 @@ def test_of_a_minions_turn_claimed_at_once_by_the_reactors_workers_one_is_taken(
 def test_a_turn_that_cannot_be_kept_publishes_nothing_and_says_why(tmp_path, monkeypatch):
     # The master's cache directory: a file stands where the folder of turns belongs.
     (tmp_path / "assist").write_text("in the way")
-    monkeypatch.setattr(runner.salt.utils.minions, "CkMinions", lambda opts: type("K", (), {"check_minions": lambda *a: {"minions": ["web-1"]}})())
+    monkeypatch.setattr(
+        runner.salt.utils.minions, "CkMinions", lambda opts: type("K", (), {"check_minions": lambda *a: {"minions": ["web-1"]}})()
+    )
     published = []
     monkeypatch.setattr(runner.salt.client, "get_local_client", lambda *a: published.append(a))
     ret = runner.enforce("web-1")

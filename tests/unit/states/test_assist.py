@@ -55,7 +55,9 @@ def test_a_dead_state_whose_stop_fails_after_the_watchdog_went_reports_the_remov
     ret = states.dead("assist-client-dead", remove_daemon=True)
     assert ret["result"] is False
     assert ret["changes"] == {"daemon": {"old": "installed", "new": "absent"}}
-    assert ret["comment"].startswith("stopping the client failed: it is still running 0.2 s after `systemctl stop aliyun.service`")
+    assert ret["comment"].startswith(
+        "stopping the client failed: it is still running 0.2 s after `systemctl stop aliyun.service`"
+    )
     assert ret["comment"].endswith("Changed before that: removed the watchdog.")
     assert not systemd.exists()
 
@@ -75,7 +77,10 @@ def test_test_mode_says_none_only_where_something_would_change(systemd, record):
     shutil.rmtree(systemd)  # no watchdog, and the client stopped: nothing would change
     record(SYSTEMD_STOPPED)
     assert states.dead("assist-client-dead", remove_daemon=True) == {
-        "name": "assist-client-dead", "result": True, "changes": {}, "comment": "The client is stopped; nothing to do",
+        "name": "assist-client-dead",
+        "result": True,
+        "changes": {},
+        "comment": "The client is stopped; nothing to do",
     }
 
 
@@ -83,17 +88,23 @@ def test_a_watched_dead_state_removes_the_watchdog_it_is_told_to_and_stops_the_c
     install_watchdog(systemd)
     recorder = record(
         SYSTEMD_ACTIVE,
-        after={("systemctl", "disable"): {("systemctl", "is-enabled"): (1, "disabled\n")}, ("systemctl", "stop"): SYSTEMD_STOPPED},
+        after={
+            ("systemctl", "disable"): {("systemctl", "is-enabled"): (1, "disabled\n")},
+            ("systemctl", "stop"): SYSTEMD_STOPPED,
+        },
     )
     ret = states.mod_watch("assist-client-dead", sfun="dead", remove_daemon=True, enable=False)
     assert ret["result"] is True
     assert ret["changes"] == {
-        "enabled": {"old": True, "new": False}, "daemon": {"old": "installed", "new": "absent"},
+        "enabled": {"old": True, "new": False},
+        "daemon": {"old": "installed", "new": "absent"},
         "client": {"old": "running", "new": "stopped"},
     }
     commands = recorder.commands()
-    assert commands.index("systemctl disable aliyun.service") < commands.index("assist_daemon --stop") < commands.index(
-        "systemctl stop aliyun.service"
+    assert (
+        commands.index("systemctl disable aliyun.service")
+        < commands.index("assist_daemon --stop")
+        < commands.index("systemctl stop aliyun.service")
     )
 
 

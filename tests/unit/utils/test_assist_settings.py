@@ -111,7 +111,9 @@ LOOKUP_CASES = {
     ),
     "the pillar's master mapping under the pillar": ({}, {}, {"assist": {"lookup": {"timeout": 30}}, **MASTER}),
     "a value that is no mapping is replaced by a later mapping": (
-        {"assist": {"lookup": {"timeout": 5}}}, {}, {"assist": {"lookup": "oops"}},
+        {"assist": {"lookup": {"timeout": 5}}},
+        {},
+        {"assist": {"lookup": "oops"}},
     ),
     "a value that is no mapping, last, is what is given": ({"assist": "oops"}, {"assist": {"lookup": {"timeout": 5}}}, {}),
     "no lookup under assist": ({}, {"assist": {"other": 1}}, {"assist": {"lookup": {"timeout": 5}}}),

@@ -26,7 +26,10 @@ def share(tmp_path):
 def test_removal_runs_the_vendors_two_verbs_then_deletes_the_folder(share, tmp_path):
     cfg = settings_of(tmp_path)
     assert assist_watchdog.status(cfg) == {
-        "installed": True, "running": False, "pids": [], "path": "/usr/local/share/assist-daemon/assist_daemon",
+        "installed": True,
+        "running": False,
+        "pids": [],
+        "path": "/usr/local/share/assist-daemon/assist_daemon",
     }
     recorder = Recorder({})
     assist_watchdog.remove(cfg, {"cmd.run_all": recorder})

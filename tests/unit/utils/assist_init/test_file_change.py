@@ -17,7 +17,9 @@ def test_a_file_change_refused_half_way_puts_back_what_it_renamed(tmp_path):
     change.rename(str(tmp_path / "a"), str(tmp_path / "b"))
     change.symlink("target", str(tmp_path / "c"))
     change.rename(str(tmp_path / "a2"), str(tmp_path / "gone" / "x"))
-    with pytest.raises(CommandExecutionError, match=r"^turning start at boot off failed: cannot rename .*/a2 to .*/gone/x: No such file"):
+    with pytest.raises(
+        CommandExecutionError, match=r"^turning start at boot off failed: cannot rename .*/a2 to .*/gone/x: No such file"
+    ):
         change.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
 
@@ -30,7 +32,9 @@ def test_a_file_change_whose_first_phase_fails_changes_nothing(tmp_path):
     change = assist_init.FileChange(cfg, "turning start at boot on")
     change.rename(str(tmp_path / "S50x"), str(tmp_path / "K50x"))
     change.symlink("target", str(tmp_path / "rc2.d" / "S50x"))
-    with pytest.raises(CommandExecutionError, match=r"cannot make the folder .*/rc3.d: File exists; something else is in the way"):
+    with pytest.raises(
+        CommandExecutionError, match=r"cannot make the folder .*/rc3.d: File exists; something else is in the way"
+    ):
         change.symlink("target", str(tmp_path / "rc3.d" / "S50x"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["S50x", "rc3.d"]
 

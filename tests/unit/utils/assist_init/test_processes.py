@@ -13,7 +13,9 @@ def test_a_process_in_another_root_is_not_this_systems(tmp_path):
     # A container's or chroot's agent runs the same path; from the host it is not the
     # host's own, and a stop on the host must neither count nor kill it.
     program = tmp_path / "aliyun-service"
-    program.write_text("import os, sys, time\nif len(sys.argv) > 1:\n    os.chroot(sys.argv[1])\nprint(flush=True)\ntime.sleep(60)\n")
+    program.write_text(
+        "import os, sys, time\nif len(sys.argv) > 1:\n    os.chroot(sys.argv[1])\nprint(flush=True)\ntime.sleep(60)\n"
+    )
     jail = tmp_path / "jail"
     jail.mkdir()
     # Without root, chroot(2) is allowed in a user namespace of the process's own.

@@ -25,8 +25,15 @@ def test_systemd_status_asks_systemctl_twice(systemd, record):
     recorder = record(SYSTEMD_ACTIVE)
     status = assist.status()
     assert status["client"] | {"version": None, "service_evidence": None} == {
-        "service": "aliyun.service", "service_evidence": None, "installed": True, "incomplete": None,
-        "running": True, "restart_pending": False, "enabled": True, "version": None, "pids": [],
+        "service": "aliyun.service",
+        "service_evidence": None,
+        "installed": True,
+        "incomplete": None,
+        "running": True,
+        "restart_pending": False,
+        "enabled": True,
+        "version": None,
+        "pids": [],
     }
     assert recorder.commands() == [
         SHOW,
@@ -73,7 +80,9 @@ def test_systemd_start_is_three_commands(systemd, record):
     ]
 
 
-@pytest.mark.parametrize("verb, command", [(assist.enable, "systemctl enable aliyun.service"), (assist.disable, "systemctl disable aliyun.service")])
+@pytest.mark.parametrize(
+    "verb, command", [(assist.enable, "systemctl enable aliyun.service"), (assist.disable, "systemctl disable aliyun.service")]
+)
 def test_systemd_start_at_boot_uses_systemctl_and_is_read_again(systemd, record, verb, command):
     before, after = (SYSTEMD_STOPPED, SYSTEMD_ACTIVE) if verb is assist.enable else (SYSTEMD_ACTIVE, SYSTEMD_STOPPED)
     recorder = record(before, after={tuple(command.split()[:2]): after})
@@ -114,7 +123,8 @@ def test_systemd_finds_a_unit_of_another_name_by_its_exec_start(systemd, unit_di
     record(SYSTEMD_ACTIVE)
     client = assist.status()["client"]
     assert (client["service"], client["service_evidence"]) == (
-        "cloud-assistant.service", f"found {unit_dirs[2]}/cloud-assistant.service (its ExecStart runs the agent)"
+        "cloud-assistant.service",
+        f"found {unit_dirs[2]}/cloud-assistant.service (its ExecStart runs the agent)",
     )
 
 
@@ -178,11 +188,14 @@ def test_systemd_in_an_image_refuses_to_act(settings, tmp_path, record):
 def systemd_unit_running(program):
     """systemctl show of the vendor's unit that runs ``program`` (the format of systemd 252)."""
     return {
-        ("systemctl", "show"): (0, (
-            "ActiveState=inactive\nSubState=dead\nLoadState=loaded\nFragmentPath=/etc/systemd/system/aliyun.service\n"
-            f"ExecStart={{ path={program} ; argv[]={program} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
-            "pid=0 ; code=(null) ; status=0/0 }\n"
-        )),
+        ("systemctl", "show"): (
+            0,
+            (
+                "ActiveState=inactive\nSubState=dead\nLoadState=loaded\nFragmentPath=/etc/systemd/system/aliyun.service\n"
+                f"ExecStart={{ path={program} ; argv[]={program} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
+                "pid=0 ; code=(null) ; status=0/0 }\n"
+            ),
+        ),
         ("systemctl", "is-enabled"): (0, "enabled\n"),
     }
 
@@ -194,8 +207,15 @@ def client_program(client_dir, version="2.2.3.578"):
 def test_systemd_without_the_agent_status_says_not_installed_from_one_question(no_agent, record):
     recorder = record(SYSTEMD_NO_UNIT)
     assert assist.status()["client"] | {"service_evidence": None} == {
-        "service": "aliyun.service", "service_evidence": None, "installed": False, "incomplete": None,
-        "running": False, "restart_pending": False, "enabled": False, "version": None, "pids": [],
+        "service": "aliyun.service",
+        "service_evidence": None,
+        "installed": False,
+        "incomplete": None,
+        "running": False,
+        "restart_pending": False,
+        "enabled": False,
+        "version": None,
+        "pids": [],
     }
     assert assist.is_running() is False
     assert recorder.commands() == [SHOW, SHOW]
@@ -209,7 +229,9 @@ def test_systemd_a_unit_whose_program_is_gone_is_said_with_both_paths_and_no_ver
     client = assist.status()["client"]
     assert (client["installed"], client["incomplete"]) == (False, words)
     for verb in (assist.start, assist.stop, assist.disable, assist.restart):
-        with pytest.raises(CommandExecutionError, match=rf"^the Cloud Assistant agent is half installed: {re.escape(words)}\. Reinstall"):
+        with pytest.raises(
+            CommandExecutionError, match=rf"^the Cloud Assistant agent is half installed: {re.escape(words)}\. Reinstall"
+        ):
             verb()
     assert assist.audit()["drift"][0] == f"the agent is half installed: {words}"
     assert not [c for c in recorder.commands() if c.split()[1] in ("start", "stop", "restart", "disable")]
@@ -222,7 +244,9 @@ def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_set
     assert assist.status()["client"]["incomplete"] == (
         f"the client {program} is there, but the unit aliyun.service is missing (assist:lookup:systemd_unit)"
     )
-    with pytest.raises(CommandExecutionError, match="half installed: the client .* is there, but the unit aliyun.service is missing"):
+    with pytest.raises(
+        CommandExecutionError, match="half installed: the client .* is there, but the unit aliyun.service is missing"
+    ):
         assist.stop()
 
 

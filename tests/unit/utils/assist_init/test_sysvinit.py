@@ -57,13 +57,17 @@ def test_sysvinit_commands_are_the_init_scripts_verbs(tmp_path):
 
 @pytest.mark.parametrize("retcode, running", [(0, True), (1, False), (2, False), (3, False)])
 def test_sysvinit_status_follows_the_lsb_exit_codes(tmp_path, retcode, running):
-    backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({(): (retcode, "")})})
+    backend = sysvinit_backend(
+        {"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({(): (retcode, "")})}
+    )
     assert backend.active() is running
 
 
 def test_sysvinit_status_exit_4_is_an_error_naming_the_command(tmp_path):
     backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({(): (4, "")})})
-    with pytest.raises(CommandExecutionError, match=r"asking the init script failed: `.*/etc/init.d/aliyun-service status` exited 4"):
+    with pytest.raises(
+        CommandExecutionError, match=r"asking the init script failed: `.*/etc/init.d/aliyun-service status` exited 4"
+    ):
         backend.active()
 
 
@@ -94,7 +98,13 @@ def test_sysvinit_verbs_run_the_fewest_commands(settings, tmp_path, record):
         counts[verb] = recorder.commands()
     assert counts == {
         "status": ["aliyun-service status"],
-        "stop": ["assist_daemon --stop", "assist_daemon --delete", "aliyun-service status", "aliyun-service stop", "aliyun-service status"],
+        "stop": [
+            "assist_daemon --stop",
+            "assist_daemon --delete",
+            "aliyun-service status",
+            "aliyun-service stop",
+            "aliyun-service status",
+        ],
         "stop again": ["aliyun-service status"],
         "start": ["aliyun-service status", "aliyun-service start", "aliyun-service status"],
     }

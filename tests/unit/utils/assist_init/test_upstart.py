@@ -81,7 +81,11 @@ def test_upstart_0_6_5_a_start_on_stanza_over_several_lines_is_turned_off_whole(
     (upstart / "aliyun-service.conf").write_text(job)
     assist.disable()
     lines = (upstart / "aliyun-service.conf").read_text().splitlines()
-    assert lines[:3] == ["#assist-salt-off# start on (local-filesystems", "#assist-salt-off#           and net-device-up IFACE!=lo)", "stop on runlevel [016]"]
+    assert lines[:3] == [
+        "#assist-salt-off# start on (local-filesystems",
+        "#assist-salt-off#           and net-device-up IFACE!=lo)",
+        "stop on runlevel [016]",
+    ]
     assist.enable()
     assert (upstart / "aliyun-service.conf").read_text() == job
 
@@ -91,7 +95,10 @@ def test_upstart_0_6_5_a_job_without_start_on_is_refused_naming_the_file(upstart
     job = "# started by hand only\nexec /bin/client\n"
     (upstart / "aliyun-service.conf").write_text(job)
     assert assist.status()["client"]["enabled"] is False
-    with pytest.raises(CommandExecutionError, match=r"cannot change start at boot in /etc/init/aliyun-service.conf: no `start on` stanza that assist-salt turned off.*Nothing was changed"):
+    with pytest.raises(
+        CommandExecutionError,
+        match=r"cannot change start at boot in /etc/init/aliyun-service.conf: no `start on` stanza that assist-salt turned off.*Nothing was changed",
+    ):
         assist.enable()
     assert (upstart / "aliyun-service.conf").read_text() == job
 

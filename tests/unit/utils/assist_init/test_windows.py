@@ -229,7 +229,9 @@ MISSING = (
 )
 
 
-@pytest.mark.parametrize("verb, step", [("start", "starting the client"), ("restart", "restarting the client"), ("enable", "turning start at boot on")])
+@pytest.mark.parametrize(
+    "verb, step", [("start", "starting the client"), ("restart", "restarting the client"), ("enable", "turning start at boot on")]
+)
 def test_without_the_service_start_restart_and_enable_fail_naming_the_setting_and_what_to_install(services, verb, step):
     """Salt's service.status answers "Not Found" for it: a true string, never running."""
     services.exists = False
@@ -265,4 +267,3 @@ def test_a_failing_service_call_is_an_error(services, configure_loader_modules):
     assist.__salt__["service.stop"] = lambda name: False
     with pytest.raises(CommandExecutionError, match="stopping AliyunService failed: Salt's service.stop returned False"):
         assist.stop()
-
