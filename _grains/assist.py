@@ -18,9 +18,10 @@ from salt.exceptions import CommandExecutionError
 log = logging.getLogger(__name__)
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init, assist_settings
+    from saltext.assist.utils import assist_backend, assist_init, assist_settings
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
     try:
+        import assist_backend
         import assist_init
         import assist_settings
     except ImportError:
@@ -44,5 +45,6 @@ def assist_agent():
         found = None
     system = found["system"] if found else None
     log.debug("assist grain: init system %s (%s)", system, found["evidence"] if found else "not detected")
-    version = assist_init.BACKENDS.get(system, assist_init.Backend)(cfg, None, {}, None).version()
+    # Every Linux init system's agent keeps its version in the same file.
+    version = assist_init.BACKENDS.get(system, assist_backend.LinuxBackend).read_version(cfg)
     return {"assist_agent": {"init_system": system, "installed": version is not None, "version": version}}

@@ -21,9 +21,11 @@ import salt.utils.platform
 from salt.exceptions import CommandExecutionError
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init, assist_settings, assist_watchdog
+    from saltext.assist.utils import assist_backend, assist_files, assist_init, assist_settings, assist_watchdog
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
     try:
+        import assist_backend
+        import assist_files
         import assist_init
         import assist_settings
         import assist_watchdog
@@ -76,7 +78,7 @@ def _lock(cfg):
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise assist_init.os_error(
+        raise assist_files.os_error(
             "taking the lock", "open", path, exc, "The minion's cache directory must be writable. Nothing was changed."
         ) from exc
     try:
@@ -110,12 +112,12 @@ def _agent(backend, need=None):
     when the verb ``need``s it (``need``: the step, in words)."""
     found = backend.installation(backend.client_pids())
     log.debug("assist: the agent's installation: %s", found)
-    if found["incomplete"]:
+    if found.incomplete:
         raise CommandExecutionError(
-            f"the Cloud Assistant agent is half installed: {found['incomplete']}. Reinstall it, or remove "
+            f"the Cloud Assistant agent is half installed: {found.incomplete}. Reinstall it, or remove "
             "what is left of it (assist.status shows what is there). Nothing was changed."
         )
-    if need and not found["installed"]:
+    if need and not found.installed:
         raise CommandExecutionError(
             f"{need} failed: the Cloud Assistant agent is not installed: {backend.missing()}. {INSTALL}. Nothing was changed."
         )
@@ -144,9 +146,9 @@ def _activity(backend, found=None, pids=None):
     came with the installation's); ``pids``: the client's, just read."""
     if backend.client_pids() if pids is None else pids:
         return "running"
-    if found is not None and not found["installed"]:
+    if found is not None and not found.installed:
         return "stopped"
-    return (found or {}).get("activity") or backend.activity()
+    return (found and found.activity) or backend.activity()
 
 
 def _running(backend):
@@ -226,7 +228,7 @@ def _start_client(cfg, backend, verb, activity):
     done = backend.control(verb)
     if not assist_watchdog.wait(lambda: _running(backend), cfg["verify_seconds"], 0.1):
         raise CommandExecutionError(
-            f"{assist_init.VERB_ING[verb]} the client failed: {done} succeeded but the "
+            f"{assist_backend.VERB_ING[verb]} the client failed: {done} succeeded but the "
             f"client is not running {cfg['verify_seconds']} s later"
         )
 
@@ -351,12 +353,12 @@ def _status(cfg, backend):
         "client": {
             "service": backend.service(),
             "service_evidence": backend.service_evidence(),
-            "installed": found["installed"],
-            "incomplete": found["incomplete"],
+            "installed": found.installed,
+            "incomplete": found.incomplete,
             "running": activity == "running",
             "restart_pending": activity == "restart pending",
             # A unit, job or script says; without one nothing starts at boot.
-            "enabled": backend.enabled() if found["registered"] else False,
+            "enabled": backend.enabled() if found.registered else False,
             "version": backend.version(),
             "pids": pids,
         },
@@ -550,7 +552,7 @@ def stop(remove_daemon=True, disable=False, test=False):
     found = _agent(backend)
     changes = {}
     with _lock(cfg), _changing(changes):
-        if not found["installed"]:  # nothing to stop; a watchdog left without its client still goes
+        if not found.installed:  # nothing to stop; a watchdog left without its client still goes
             if remove_daemon and (change := _daemon_step(cfg, backend, test)):
                 changes["daemon"] = change
             return _result(changes, "", test, why=f"The agent is not installed ({backend.missing()}): no client to stop")
@@ -567,7 +569,7 @@ def stop(remove_daemon=True, disable=False, test=False):
                 "or assist.remove_daemon first. Nothing was changed."
             )
         # The init system's own answer; the installation's holds unless the watchdog's removal took time.
-        activity = ("daemon" not in changes and found.get("activity")) or backend.activity()
+        activity = ("daemon" not in changes and found.activity) or backend.activity()
         pids = backend.client_pids()
         active = activity == "running"
         # Down, but due to be started again: the init system's stop cancels that.
@@ -700,7 +702,7 @@ def disable(test=False):
 
 def _toggle_boot(on, test):
     cfg, backend = _backend()
-    if not _agent(backend, need="turning start at boot on" if on else None)["installed"]:
+    if not _agent(backend, need="turning start at boot on" if on else None).installed:
         return _result({}, "", test, why=f"The agent is not installed ({backend.missing()}): nothing starts at boot")
     changes = {}
     with _lock(cfg):

@@ -181,6 +181,35 @@ def system_path(cfg, path):
     return os.path.join("/", os.path.relpath(path, cfg["root"]))
 
 
+def resolve(root, path):
+    """Where ``path`` of the system mounted at ``root`` lies on this host. Symbolic links
+    are followed one component at a time, so an absolute link never leads out of root."""
+    if root == "/":  # the host's own system: the kernel follows the links
+        return "/" + path.lstrip("/")  # relative to the root, as the walk below takes it
+    pending = [part for part in reversed(path.split("/")) if part]  # a stack: next part last
+    done = ""
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            done = done.rpartition("/")[0]
+            continue
+        try:
+            target = os.readlink(f"{root}{done}/{part}")
+        except OSError:  # not a link (or not there): taken as it is
+            done = f"{done}/{part}"
+            continue
+        hops += 1
+        if hops > 40:
+            raise OSError(f"too many symbolic links resolving {path}")
+        if target.startswith("/"):
+            done = ""
+        pending.extend(part for part in reversed(target.split("/")) if part)
+    return f"{root}{done}"
+
+
 def may_run(cfg, program, why):
     """Refuse to run a program of an image unless the settings allow it: an image's init
     script, initctl or watchdog would act on this host's own processes."""

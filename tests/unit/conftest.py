@@ -17,8 +17,14 @@ from tests.conftest import REPO, load_source
 # As Salt does while it loads modules, the utils folder is on sys.path for the import.
 sys.path.append(str(REPO / "_utils"))
 assist = load_source("assist_module", REPO / "_modules" / "assist.py")
-import assist_init  # noqa: E402  (the same modules the execution module imported)
+# The same modules the execution module imported.
+import assist_backend  # noqa: E402, F401
+import assist_files  # noqa: E402, F401
+import assist_init  # noqa: E402, F401
+import assist_process  # noqa: E402, F401
 import assist_settings  # noqa: E402, F401
+import assist_systemd  # noqa: E402
+import assist_sysvinit  # noqa: E402, F401
 import assist_watchdog  # noqa: E402, F401
 from tests.unit.recorder import UPSTART_JOB, Recorder, initctl, install_client, install_unit  # noqa: E402
 
@@ -78,7 +84,7 @@ def unit_dirs(tmp_path, monkeypatch):
     """systemd's unit folders (/etc/systemd/system first), in tmp_path: the backend finds
     the agent's unit there, never in this host's folders."""
     dirs = [tmp_path / "units" / name for name in ("etc", "run", "lib")]
-    monkeypatch.setattr(assist_init.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
+    monkeypatch.setattr(assist_systemd.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
     return dirs
 
 

@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401  (the loader mock)
+from tests.unit.conftest import assist, assist_sysvinit, configure_loader_modules  # noqa: F401  (the loader mock)
 from tests.unit.facts import DEAD, DEFAULT, FROZEN, RUNNING
 from tests.unit.recorder import (
     NO_UNIT,
@@ -156,7 +156,7 @@ def test_sysvinit_a_tool_change_that_did_not_take_is_an_error_naming_the_command
     (tmp_path / "etc" / "rc2.d" / "S50aliyun-service").symlink_to("../init.d/aliyun-service")
     recorder = Recorder({})
     backend = sysvinit_backend({"root": str(tmp_path)}, {"cmd.run_all": recorder})
-    with mock.patch.object(assist_init.Sysvinit, "_boot_tool", return_value="update-rc.d"):
+    with mock.patch.object(assist_sysvinit.Sysvinit, "_boot_tool", return_value="update-rc.d"):
         with pytest.raises(
             CommandExecutionError, match="^turning start at boot off did not take: `update-rc.d aliyun-service disable` succeeded"
         ):

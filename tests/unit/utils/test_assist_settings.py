@@ -1,5 +1,6 @@
 """Settings: every bad value is refused before anything runs, naming the key."""
 
+import os
 import re
 
 import pytest
@@ -160,3 +161,23 @@ def test_pillar_example_shows_the_policys_keys_and_they_pass_the_check():
     policy = yaml.safe_load((REPO / "pillar.example").read_text())["assist"]
     assert set(policy) - {"lookup"} == set(assist_settings.POLICY)
     assert assist_settings.policy(policy)["client"] == policy["client"]
+
+
+def test_links_resolve_inside_the_root(tmp_path):
+    # A merged-/usr image: /sbin -> usr/sbin (relative), usr/sbin/init -> ../lib/systemd/systemd
+    # (relative with ..), and an absolute link that would point at this host's own files.
+    (tmp_path / "usr" / "sbin").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "systemd").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "systemd" / "systemd").write_bytes(b"/lib/systemd")
+    os.symlink("usr/sbin", tmp_path / "sbin")
+    os.symlink("../lib/systemd/systemd", tmp_path / "usr" / "sbin" / "init")
+    os.symlink("/etc/hostname", tmp_path / "usr" / "sbin" / "escape")
+    root = str(tmp_path)
+    assert assist_settings.resolve(root, "/sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist_settings.resolve(root, "/sbin/./escape") == f"{root}/etc/hostname"
+    assert assist_settings.resolve(root, "/usr/sbin/../../etc") == f"{root}/etc"
+    assert assist_settings.resolve("/", "/sbin/init") == "/sbin/init"  # the host: the kernel follows
+    # A path is taken from the root either way, never from the minion's working directory
+    # (the grain reads settings unchecked).
+    assert assist_settings.resolve(root, "sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist_settings.resolve("/", "sbin/init") == "/sbin/init"
