@@ -5,7 +5,6 @@ Every other place (the execution module, the grain, ``pillar.example``, docs/con
 takes the settings and their defaults from here; a unit test holds them to it.
 """
 
-import json
 import logging
 import os
 import re
@@ -58,13 +57,6 @@ SYSTEM_DIRS = frozenset(
 )
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$")
-
-# The pillar policy: key: (default, allowed values, what to tell a user who gave another).
-POLICY = {
-    "client": ("running", ("running", "dead"), "use running or dead"),
-    "daemon": ("present", ("present", "absent"), "use present or absent"),
-    "enable": (None, (True, False, None), "use true, false, or leave it out"),
-}
 
 
 def _refuse(key, value, why):
@@ -220,30 +212,3 @@ def may_run(cfg, program, why):
             "or set assist:lookup:run_image_programs to true for a sandbox whose programs "
             "are built for this host."
         )
-
-
-def policy(given):
-    """The pillar policy (``assist``: client, daemon, enable) over its defaults, checked.
-    A bad value names the pillar key; ``lookup`` (the settings) is not policy."""
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise CommandExecutionError(f"pillar assist must be a mapping, not {type(given).__name__}")
-    unknown = sorted(map(str, set(given) - set(POLICY) - {"lookup"}))
-    if unknown:
-        raise CommandExecutionError(
-            f"pillar assist: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(POLICY)} and lookup"
-        )
-    wanted = {}
-    for key, (default, allowed, hint) in POLICY.items():
-        value = given.get(key, default)
-        # True == 1 in Python: compare by identity for the booleans and None.
-        if not any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
-            raise CommandExecutionError(f"pillar assist:{key} is {json.dumps(value, default=str)}; {hint}")
-        wanted[key] = value
-    if wanted["client"] == "dead" and wanted["daemon"] == "present":
-        raise CommandExecutionError(
-            "pillar assist:client is dead while assist:daemon is present: the watchdog "
-            "would restart the client; set assist:daemon to absent"
-        )
-    return wanted

@@ -21,8 +21,10 @@ assist = load_source("assist_module", REPO / "_modules" / "assist.py")
 import assist_backend  # noqa: E402, F401
 import assist_files  # noqa: E402, F401
 import assist_init  # noqa: E402, F401
+import assist_policy  # noqa: E402, F401
 import assist_process  # noqa: E402, F401
 import assist_settings  # noqa: E402, F401
+import assist_steps  # noqa: E402, F401
 import assist_systemd  # noqa: E402
 import assist_sysvinit  # noqa: E402, F401
 import assist_watchdog  # noqa: E402, F401
@@ -46,6 +48,19 @@ def configure_loader_modules(settings, tmp_path):
             "__context__": {},
         }
     }
+
+
+def minion_settings():
+    """The settings the module loads (assist:lookup from its options, grains and pillar)."""
+    return assist_settings.load(assist_settings.lookup(assist.__opts__, assist.__grains__, assist.__pillar__))
+
+
+def minion_backend(act=True):
+    """The backend the module's verbs use, ready to act unless ``act`` is False."""
+    backend = assist_init.backend(minion_settings(), assist.__salt__, assist.__context__)
+    if act:
+        backend.check_ready()
+    return backend
 
 
 @pytest.fixture

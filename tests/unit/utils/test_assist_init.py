@@ -7,12 +7,12 @@ import pytest
 from salt.exceptions import CommandExecutionError
 
 from tests.conftest import REPO
-from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401  (the loader mock)
+from tests.unit.conftest import assist, assist_init, configure_loader_modules, minion_backend  # noqa: F401  (the loader mock)
 
 
 def detected():
     """What the module detects, with its evidence."""
-    backend = assist._backend(act=False)[1]
+    backend = minion_backend(act=False)
     return {"system": backend.name, "evidence": backend.evidence}
 
 
