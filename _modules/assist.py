@@ -18,18 +18,21 @@ import salt.utils.platform
 from salt.exceptions import CommandExecutionError
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init, assist_policy, assist_settings, assist_steps, assist_watchdog
+    from saltext.assist.utils import assist_release
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
     try:
-        import assist_init
-        import assist_policy
-        import assist_settings
-        import assist_steps
-        import assist_watchdog
-    except ImportError:
-        assist_init = None
+        import assist_release
+    except ImportError:  # Salt shows these words for the module ("__virtual__ returned False")
+        raise ImportError("assist: the _utils folder (assist_release.py, ...) is missing; run saltutil.sync_all") from None
 
 __virtualname__ = "assist"
+__version__ = "0.3.0"  # this release; its helpers must be of the same one
+
+# This release's helpers from their files, never the copies an earlier release left in
+# memory (assist_release says why).
+assist_init, assist_policy, assist_settings, assist_steps, assist_watchdog = assist_release.load(
+    __version__, "assist_init", "assist_policy", "assist_settings", "assist_steps", "assist_watchdog"
+)
 
 # Debug: each decision (the init system and its evidence, what a verb found); info: each
 # change made. `salt-call -l debug assist.stop` shows the walk to the commands it runs.
@@ -37,8 +40,6 @@ log = logging.getLogger(__name__)
 
 
 def __virtual__():
-    if assist_init is None:
-        return (False, "assist: the _utils folder (assist_init.py, ...) is missing; run saltutil.sync_all")
     if salt.utils.platform.is_linux() or salt.utils.platform.is_windows():
         return __virtualname__
     return (False, "assist: the Cloud Assistant agent exists on Linux and Windows only")
@@ -81,10 +82,12 @@ def init_system():
 
 def version():
     """
-    Return the installed agent's version, or ``None`` when it is not installed.
+    Return the versions on this minion: ``agent``, the installed agent's (``None`` when
+    it is not installed), and ``extension``, the release of assist-salt the minion runs
+    (its module and helpers are always of one release).
 
-    Read from ``/usr/local/share/aliyun-assist/version`` (Windows: the newest version
-    folder under ``C:\\ProgramData\\aliyun\\assist``); no command is run.
+    The agent's is read from ``/usr/local/share/aliyun-assist/version`` (Windows: the
+    newest version folder under ``C:\\ProgramData\\aliyun\\assist``); no command is run.
 
     CLI Example:
 
@@ -92,7 +95,7 @@ def version():
 
         salt '*' assist.version
     """
-    return _backend(act=False)[1].version()
+    return {"agent": _backend(act=False)[1].version(), "extension": __version__}
 
 
 def daemon_status():

@@ -14,20 +14,26 @@ import pytest
 
 from tests.conftest import REPO, load_source
 
-# As Salt does while it loads modules, the utils folder is on sys.path for the import.
+# As Salt does while it loads a module: the utils folder on sys.path for the import only,
+# so that no later import finds a helper where a minion would not.
 sys.path.append(str(REPO / "_utils"))
-assist = load_source("assist_module", REPO / "_modules" / "assist.py")
-# The same modules the execution module imported.
-import assist_backend  # noqa: E402, F401
-import assist_files  # noqa: E402, F401
-import assist_init  # noqa: E402, F401
-import assist_policy  # noqa: E402, F401
-import assist_process  # noqa: E402, F401
-import assist_settings  # noqa: E402, F401
-import assist_steps  # noqa: E402, F401
-import assist_systemd  # noqa: E402
-import assist_sysvinit  # noqa: E402, F401
-import assist_watchdog  # noqa: E402, F401
+try:
+    assist = load_source("assist_module", REPO / "_modules" / "assist.py")
+    # The execution module's helpers, and the other helpers theirs import (for the tests).
+    import assist_backend  # noqa: F401
+    import assist_files  # noqa: F401
+    import assist_init
+    import assist_policy  # noqa: F401
+    import assist_process  # noqa: F401
+    import assist_release  # noqa: F401
+    import assist_settings
+    import assist_steps  # noqa: F401
+    import assist_systemd
+    import assist_sysvinit  # noqa: F401
+    import assist_watchdog  # noqa: F401
+finally:
+    sys.path.remove(str(REPO / "_utils"))
+
 from tests.unit.recorder import UPSTART_JOB, Recorder, initctl, install_client, install_unit  # noqa: E402
 
 
