@@ -32,13 +32,16 @@ class Installation:
     """Whether the agent is installed. ``installed``: its unit, job, script or service
     and the client program that names; ``registered``: the unit, job, script or service
     alone; ``incomplete``: what is there of an agent half installed, in words with its
-    paths (no verb acts on it), else None. ``activity``: the init system's answer where
-    it came with the same question (systemd), else None."""
+    paths (no verb acts on it), else None; where a path came from a setting rather than
+    its default, the words name the setting and say it may be wrong, and ``doubted`` is
+    true. ``activity``: the init system's answer where it came with the same question
+    (systemd), else None."""
 
     installed: bool
     registered: bool
     incomplete: str = None
     activity: str = None
+    doubted: bool = False  # the incomplete words name a setting that may be wrong
 
 
 class Backend:
@@ -72,8 +75,9 @@ class Backend:
     def registration(self):
         """The client's unit, job, script or service: {"what": it in words, with its path,
         "text": what it says (the program it runs is found in it), "problem": words
-        when it is there but unusable, else None, and "activity" where the init system
-        answered that too}; None when there is none."""
+        when it is there but unusable, else None, "in_the_way": true where something
+        else (a folder) stands at its path, and "activity" where the init system answered
+        that too}; None when there is none."""
         raise NotImplementedError
 
     def registration_name(self):
@@ -106,8 +110,9 @@ class Backend:
         registration and the client program that names. Not installed: neither, and no
         client process. Anything between is incomplete, said in words with its paths."""
         found = self.registration()
-        problem = None
+        problem, keys = None, (self.setting,)
         if found is None:
+            keys = (self.setting, "client_dir")
             programs = self.client_programs()
             if programs:
                 problem = f"the client {programs[-1]} is there, but {self.registration_name()} is missing ({self.key})"
@@ -122,11 +127,13 @@ class Backend:
             runs = self.program_named(found["text"])
             if runs is not None and not os.path.isfile(settings.host_path(self.cfg, runs)):
                 problem = f"{found['what']} runs {runs}, which is missing"
+        said = problem and settings.doubted(self.cfg, problem, *keys)
         return Installation(
             installed=found is not None and problem is None,
-            registered=found is not None,
-            incomplete=problem,
+            registered=found is not None and not found.get("in_the_way"),
+            incomplete=said,
             activity=(found or {}).get("activity"),
+            doubted=said != problem,
         )
 
     def control(self, verb):
@@ -177,7 +184,8 @@ class LinuxBackend(Backend):
         return assist_process.run(self.funcs, self.cfg, argv, step, ok)
 
     def missing(self):
-        return f"{self.registration_name()} ({self.key}) and the client under {self.cfg['client_dir']} are missing"
+        words = f"{self.registration_name()} ({self.key}) and the client under {self.cfg['client_dir']} are missing"
+        return settings.doubted(self.cfg, words, self.setting, "client_dir")
 
     def client_programs(self):
         """The client programs on disk (the managed system's paths), one per version folder."""

@@ -160,6 +160,27 @@ def check_daemon_dir(cfg):
         )
 
 
+def given(cfg, key):
+    """Whether ``assist:lookup:<key>`` was set to other than its default."""
+    return cfg[key] != DEFAULTS[key]
+
+
+def doubted(cfg, problem, *keys):
+    """``problem``, words about paths that the settings ``keys`` name, with each of them
+    that was set (not left at its default) named with its value and said to be maybe
+    wrong: the path may be no part of the agent at all, only a mistaken setting."""
+    set_keys = [key for key in keys if given(cfg, key)]
+    if not set_keys:
+        return problem
+    said = "; ".join(f"assist:lookup:{key} is set to {cfg[key]} ({_left_out(key)})" for key in set_keys)
+    return f"{problem}. {said}: the setting may be wrong"
+
+
+def _left_out(key):
+    default = DEFAULTS[key]
+    return "left out, the agent's own would be found" if default == "auto" else f"left out, it would be {default}"
+
+
 def host_path(cfg, path):
     """Where a path of the managed system lies on this host (under assist:lookup:root)."""
     return os.path.join(cfg["root"], path.lstrip("/"))

@@ -75,6 +75,10 @@ def agent(backend, need=None):
     when the verb ``need``s it (``need``: the step, in words)."""
     found = backend.installation(backend.client_pids())
     log.debug("assist: the agent's installation: %s", found)
+    if found.doubted:  # a setting may name a path that is no part of the agent: nothing to reinstall
+        raise CommandExecutionError(
+            f"{found.incomplete}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
+        )
     if found.incomplete:
         raise CommandExecutionError(
             f"the Cloud Assistant agent is half installed: {found.incomplete}. Reinstall it, or remove "

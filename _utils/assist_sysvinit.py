@@ -39,7 +39,7 @@ class Sysvinit(assist_backend.LinuxBackend):
             return None
         what = f"the init script {self.cfg['sysv_script']}"
         if not os.path.isfile(script):
-            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.key}): something else is in the way"}
+            return {"what": what, "text": "", "problem": f"{what} is not a file", "in_the_way": True}
         problem = None if os.access(script, os.X_OK) else f"{what} is not executable"
         return {"what": what, "text": self._read(script), "problem": problem}
 

@@ -74,7 +74,7 @@ class Upstart(assist_backend.LinuxBackend):
             return None
         what = f"the job {settings.system_path(self.cfg, conf)}"
         if not os.path.isfile(conf):
-            return {"what": what, "text": "", "problem": f"{what} is not a file ({self.key}): something else is in the way"}
+            return {"what": what, "text": "", "problem": f"{what} is not a file", "in_the_way": True}
         return {"what": what, "text": self._read(conf), "problem": None}
 
     def registration_name(self):

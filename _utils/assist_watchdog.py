@@ -80,7 +80,8 @@ def guard(cfg):
 
 
 def _refuse(cfg, why):
-    raise CommandExecutionError(f"assist:lookup:daemon_dir: {cfg['daemon_dir']!r} is refused: {why}; nothing was removed")
+    words = f"assist:lookup:daemon_dir: {cfg['daemon_dir']!r} is refused: {why}"
+    raise CommandExecutionError(f"{settings.doubted(cfg, words, 'daemon_dir', 'daemon_path')}; nothing was removed")
 
 
 def check(cfg, registry_dirs):

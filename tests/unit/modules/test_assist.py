@@ -17,6 +17,7 @@ from tests.unit.recorder import (
     SYSTEMD_NO_UNIT,
     SYSTEMD_RESTART_PENDING,
     SYSTEMD_STOPPED,
+    Recorder,
     install_watchdog,
 )
 
@@ -89,8 +90,10 @@ def test_systemd_a_start_at_boot_change_that_did_not_take_is_an_error_naming_the
 
 def test_systemd_without_the_agent_stop_disable_and_remove_daemon_succeed_and_run_nothing(no_agent, record):
     recorder = record(SYSTEMD_NO_UNIT)
-    why = f"The agent is not installed ({NO_UNIT} and the client under {{}} are missing)"
+    # The fixture's client folder is a setting (tmp_path): the words say it may be wrong.
     client_dir = minion_settings()["client_dir"]
+    doubt = f"assist:lookup:client_dir is set to {client_dir} (left out, it would be /usr/local/share/aliyun-assist)"
+    why = f"The agent is not installed ({NO_UNIT} and the client under {{}} are missing. {doubt}: the setting may be wrong)"
     assert assist.stop(disable=True) == {"comment": why.format(client_dir) + ": no client to stop", "changes": {}}
     assert assist.disable() == {"comment": why.format(client_dir) + ": nothing starts at boot", "changes": {}}
     assert assist.remove_daemon() == {"comment": "The watchdog is absent; nothing to do", "changes": {}}
@@ -106,7 +109,8 @@ def test_systemd_without_the_agent_start_restart_and_enable_fail_naming_the_unit
     with pytest.raises(
         CommandExecutionError,
         match=rf"^{step} failed: the Cloud Assistant agent is not installed: {re.escape(NO_UNIT)} "
-        r"and the client under \S+ are missing. Install the Cloud Assistant agent "
+        r"and the client under (\S+) are missing. assist:lookup:client_dir is set to \1 \(left out, it would be "
+        r"/usr/local/share/aliyun-assist\): the setting may be wrong. Install the Cloud Assistant agent "
         r"\(the package aliyun-assist on Debian and Ubuntu, aliyun_assist on RHEL, .*Nothing was changed.$",
     ):
         getattr(assist, verb)()
@@ -133,3 +137,129 @@ def test_systemd_audit_without_the_agent_meets_a_dead_policy_and_drifts_from_a_r
         "the agent is not installed, policy says running",
         "watchdog is absent, policy says present",
     ]
+
+
+# --------------------------------------------------------------------------- a path from a setting
+
+
+def image_minion(settings, tmp_path, **lookup):
+    """A sysvinit (or UpStart) image root in tmp_path whose assist:lookup sets ``lookup``."""
+    settings.update({"root": str(tmp_path), "run_image_programs": True, "init_system": "sysvinit", **lookup})
+    return tmp_path
+
+
+def the_agent_of_an_image(root):
+    """The vendor's client in the image, with a version folder."""
+    program = root / "usr/local/share/aliyun-assist/2.2.3.578/aliyun-service"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+
+
+def keep_conf(root):
+    """An operator's file, not executable, that a mistaken setting names."""
+    path = root / "etc" / "important" / "keep.conf"
+    path.parent.mkdir(parents=True)
+    path.write_text("keep me\n")
+    return path
+
+
+def a_job_folder(root):
+    """An UpStart image (its initctl, never run) where /etc/init/important.conf is a folder."""
+    (root / "sbin").mkdir()
+    (root / "sbin/initctl").write_text("#!/bin/sh\nexit 99\n")
+    (root / "sbin/initctl").chmod(0o755)
+    (root / "etc/init/important.conf").mkdir(parents=True)
+
+
+SAID = "the setting may be wrong"
+
+
+@pytest.mark.parametrize(
+    "key, make, problem",
+    [
+        (
+            "sysv_script",
+            lambda root: (the_agent_of_an_image(root), keep_conf(root)) and {"sysv_script": "/etc/important/keep.conf"},
+            "the init script /etc/important/keep.conf is not executable. assist:lookup:sysv_script is set to "
+            "/etc/important/keep.conf (left out, it would be /etc/init.d/aliyun-service)",
+        ),
+        (
+            "upstart_job",
+            lambda root: (
+                (the_agent_of_an_image(root), a_job_folder(root)) and {"init_system": "upstart", "upstart_job": "important"}
+            ),
+            "the job /etc/init/important.conf is not a file. assist:lookup:upstart_job is set to important "
+            "(left out, it would be aliyun-service)",
+        ),
+        (
+            "client_dir",
+            lambda root: (
+                (
+                    keep_conf(root),
+                    (root / "etc/important/2.0").mkdir(),
+                    (root / "etc/important/2.0/aliyun-service").write_text(""),
+                )
+                and {"client_dir": "/etc/important"}
+            ),
+            "the client /etc/important/2.0/aliyun-service is there, but the init script /etc/init.d/aliyun-service is "
+            "missing (assist:lookup:sysv_script). assist:lookup:client_dir is set to /etc/important (left out, it would "
+            "be /usr/local/share/aliyun-assist)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("verb", ["stop", "start", "restart", "enable", "disable"])
+def test_a_path_a_setting_gives_is_refused_naming_the_setting_never_advising_its_removal(
+    configure_loader_modules, settings, tmp_path, key, make, problem, verb
+):
+    root = image_minion(settings, tmp_path)
+    settings.update(make(root))
+    before = {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    recorder = Recorder({})
+    assist.__salt__["cmd.run_all"] = recorder
+    words = f"{problem}: {SAID}"
+    assert assist.status()["client"]["incomplete"] == words
+    with pytest.raises(CommandExecutionError) as refused:
+        getattr(assist, verb)()
+    assert refused.value.error == f"{words}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
+    assert "remove" not in refused.value.error and "half installed" not in refused.value.error
+    assert {path: path.read_bytes() for path in root.rglob("*") if path.is_file()} == before
+    assert [c for c in recorder.commands() if c.split()[-1] in ("start", "stop", "restart")] == []
+
+
+def test_a_unit_set_by_name_that_runs_a_missing_program_is_said_with_the_setting(systemd, settings, record, tmp_path):
+    settings["systemd_unit"] = "keep.service"
+    missing = tmp_path / "aliyun-assist" / "9.9" / "aliyun-service"
+    record(
+        {
+            ("systemctl", "show"): (
+                0,
+                f"ActiveState=inactive\nLoadState=loaded\nFragmentPath=/etc/keep.service\nExecStart={{ path={missing} ; argv[]={missing} }}\n",
+            )
+        }
+    )
+    words = (
+        f"the unit keep.service (/etc/keep.service) runs {missing}, which is missing. assist:lookup:systemd_unit is set "
+        f"to keep.service (left out, the agent's own would be found): {SAID}"
+    )
+    assert assist.status()["client"]["incomplete"] == words
+    for verb in ("stop", "start", "restart", "enable", "disable"):
+        with pytest.raises(CommandExecutionError, match=re.escape(f"{words}. Correct the setting")):
+            getattr(assist, verb)()
+
+
+def test_a_watchdog_folder_a_setting_gives_is_refused_naming_the_setting(configure_loader_modules, settings, tmp_path):
+    root = image_minion(settings, tmp_path, daemon_dir="/etc/important", daemon_path="/etc/important/assist_daemon")
+    keep_conf(root)
+    (root / "etc/important/assist_daemon").mkdir()  # not the watchdog's binary
+    assist.__salt__["cmd.run_all"] = Recorder({})
+    for verb in ("remove_daemon", "stop"):
+        with pytest.raises(CommandExecutionError) as refused:
+            getattr(assist, verb)()
+        assert refused.value.error == (
+            "assist:lookup:daemon_dir: '/etc/important' is refused: it does not hold the watchdog binary "
+            "/etc/important/assist_daemon. assist:lookup:daemon_dir is set to /etc/important (left out, it would be "
+            "/usr/local/share/assist-daemon); assist:lookup:daemon_path is set to /etc/important/assist_daemon (left "
+            f"out, it would be /usr/local/share/assist-daemon/assist_daemon): {SAID}; nothing was removed"
+        )
+    assert (root / "etc/important/keep.conf").read_text() == "keep me\n"

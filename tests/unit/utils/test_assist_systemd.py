@@ -91,13 +91,20 @@ def test_systemd_start_at_boot_uses_systemctl_and_is_read_again(systemd, record,
     assert ret["changes"] == {"enabled": {"old": verb is assist.disable, "new": verb is assist.enable}}
 
 
+def client_dir_set(tmp_path):
+    """The systemd fixture's client folder is a setting (in tmp_path), said as one."""
+    return f"assist:lookup:client_dir is set to {tmp_path}/aliyun-assist (left out, it would be /usr/local/share/aliyun-assist)"
+
+
 def test_systemd_a_unit_set_by_name_that_systemd_does_not_know_is_said_with_the_setting(systemd, settings, record, tmp_path):
     # The client program is there (the fixture's), the unit named in the setting is not.
     settings["systemd_unit"] = "aliyun-assist.service"
     record({("systemctl", "show"): (0, "ActiveState=inactive\nLoadState=not-found\n")})
     program = tmp_path / "aliyun-assist" / "2.2.3.578" / "aliyun-service"
     assert assist.status()["client"]["incomplete"] == (
-        f"the client {program} is there, but the unit aliyun-assist.service is missing (assist:lookup:systemd_unit)"
+        f"the client {program} is there, but the unit aliyun-assist.service is missing (assist:lookup:systemd_unit). "
+        "assist:lookup:systemd_unit is set to aliyun-assist.service (left out, the agent's own would be found); "
+        f"{client_dir_set(tmp_path)}: the setting may be wrong"
     )
 
 
@@ -162,7 +169,8 @@ def test_systemd_without_a_unit_of_the_agent_says_where_it_looked(systemd, unit_
     # The fixture's client program is there: half an agent.
     assert client["incomplete"] == (
         f"the client {tmp_path}/aliyun-assist/2.2.3.578/aliyun-service is there, but the agent's unit (aliyun.service or "
-        "aliyun-service.service, or one whose ExecStart runs the agent) is missing (assist:lookup:systemd_unit)"
+        "aliyun-service.service, or one whose ExecStart runs the agent) is missing (assist:lookup:systemd_unit). "
+        f"{client_dir_set(tmp_path)}: the setting may be wrong"
     )
 
 
@@ -241,13 +249,16 @@ def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_set
     settings["systemd_unit"] = "aliyun.service"  # named: systemd knows no such unit
     program = client_program(tmp_path / "aliyun-assist")
     record(SYSTEMD_NO_UNIT)
-    assert assist.status()["client"]["incomplete"] == (
-        f"the client {program} is there, but the unit aliyun.service is missing (assist:lookup:systemd_unit)"
+    words = (
+        f"the client {program} is there, but the unit aliyun.service is missing (assist:lookup:systemd_unit). "
+        "assist:lookup:systemd_unit is set to aliyun.service (left out, the agent's own would be found); "
+        f"{client_dir_set(tmp_path)}: the setting may be wrong"
     )
-    with pytest.raises(
-        CommandExecutionError, match="half installed: the client .* is there, but the unit aliyun.service is missing"
-    ):
+    assert assist.status()["client"]["incomplete"] == words
+    # Set by the operator, the paths may be no part of the agent: nothing to reinstall or remove.
+    with pytest.raises(CommandExecutionError) as refused:
         assist.stop()
+    assert refused.value.error == f"{words}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
 
 
 def test_systemd_a_unit_and_the_program_it_runs_are_an_agent_installed(systemd, record, tmp_path):
