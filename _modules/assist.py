@@ -13,6 +13,7 @@ Settings: ``assist:lookup`` in the minion config, grains or pillar, merged key b
 """
 
 import contextlib
+import datetime
 import logging
 import os
 import time
@@ -255,7 +256,25 @@ def _result(changes, settled, test, why=None):
         comment = ", ".join(f"{done} {what}" for _, done, what in phrases)
         comment = comment[0].upper() + comment[1:]
     (log.debug if test else log.info)("assist: %s: %s", comment, changes)
+    if not test:
+        _refresh_mine()
     return {"comment": f"{comment}. {why}" if why else comment, "changes": changes}
+
+
+# The scheduled job of pillar/assist/mine.sls that sends assist.mine_audit to the mine.
+MINE_JOB = "assist_mine"
+
+
+def _refresh_mine():
+    """After a change: ask the minion's scheduler to run the mine job now, in its own
+    process (an event; the verb does not wait). Only with the job scheduled, and not
+    from salt-call (nor salt-ssh, which runs it): no minion may run there to hear it."""
+    if __opts__.get("__cli") == "salt-call" or MINE_JOB not in _schedule():
+        return
+    try:
+        __salt__["event.fire"]({"func": "run_job", "name": MINE_JOB}, "manage_schedule")
+    except Exception as exc:  # pylint: disable=broad-except  # the change is made; the mine waits for its period
+        log.warning("assist: cannot ask for a fresh mine answer: %s", exc)
 
 
 # --------------------------------------------------------------------------- public
@@ -444,6 +463,38 @@ def audit():
         "agent": agent,
         "drift": drift,
     }
+
+
+def _schedule():
+    """The minion's scheduled jobs: its config's and its pillar's (which wins)."""
+    return {**(__opts__.get("schedule") or {}), **(__pillar__.get("schedule") or {})}
+
+
+def mine_audit():
+    """
+    ``assist.audit`` for Salt's mine (``pillar/assist/mine.sls``): ``taken`` (when,
+    ISO 8601 in UTC, by this minion's clock), ``period`` (seconds between two runs of
+    the scheduled job ``assist_mine``, or null) and ``audit``, or ``error`` (what
+    failed, in words: a mine function that raises leaves the old answer in the cache).
+    Read on the master by ``salt-run assist.report source=cache``. Never raises.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' assist.mine_audit
+        salt '*' mine.send assist.mine_audit
+        salt-run mine.get '*' assist.mine_audit
+    """
+    taken = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    job = _schedule().get(MINE_JOB) or {}
+    period = sum(job.get(unit, 0) * seconds for unit, seconds in (("seconds", 1), ("minutes", 60), ("hours", 3600)))
+    try:
+        found = {"audit": audit()}
+    except Exception as exc:  # pylint: disable=broad-except  # returned as data, not raised
+        found = {"error": str(exc) or type(exc).__name__}
+    __context__.pop("retcode", None)  # a drift is an answer here, not a failure
+    return {"taken": taken, "period": period or None, **found}
 
 
 # The audit's client fact from status's (running, restart_pending). Down but due to be
