@@ -10,12 +10,13 @@ is put back after they return, within the beacon's reminder.
 import contextlib
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from tests.conftest import REPO, all_started
 from tests.integration.fleet.conftest import fresh_agent, minion_overrides
-from tests.support.fakeagent import wait_until
+from tests.support.fakeagent import holds_for, wait_until
 
 BEACON_INTERVAL = 2
 # Short for the test; the shipped default is 300 s (docs/fleet.md states the bound).
@@ -102,6 +103,7 @@ def minions(masters, both_root, tmp_path_factory):
             {"assist_policy": "frozen"},
             master=ports,
             beacons={"assist": [{"interval": BEACON_INTERVAL}, {"reminder": REMINDER}]},
+            loop_interval=1,  # Salt's default: the beacon's interval in seconds
         ),
     )
     solo_root = tmp_path_factory.mktemp("solo-3")
@@ -155,3 +157,37 @@ def test_a_key_deleted_on_one_master_leaves_the_others_minions_in_the_shared_cac
     assert deleted.returncode == 0, deleted
     on_b = cached(second, "solo-3")
     assert on_b.returncode == 0 and on_b.data["never"] == [] and on_b.data["summary"]["answered"] == 1, on_b
+
+
+def state_runs(event_listener, masters, after):
+    return [
+        (master.id, event.data["jid"])
+        for master in masters
+        for event in event_listener.get_events([(master.id, "salt/job/*/new")], after_time=after)
+        if str(event.data.get("fun", "")).startswith("state.") and event.data.get("minions") == ["both-3"]
+    ]
+
+
+def test_a_drift_with_two_masters_is_put_back_by_each_once(masters, minions, drifting, event_listener):
+    since = time.time()
+    drifting.start()
+    assert wait_until(lambda: drifting.client_pids() == [], timeout=BEACON_INTERVAL + 20), "the drift was not put back"
+    time.sleep(ENFORCE_INTERVAL + BEACON_INTERVAL)
+    runs = state_runs(event_listener, masters, since)
+    # The minion's beacon says the drift once; the minion sends its events to every
+    # master it holds, and each master's reactor starts one state run (docs/fleet.md).
+    assert sorted(master for master, _ in runs) == ["cache-a", "cache-b"], runs
+
+
+def test_a_drift_whose_event_is_lost_is_put_back_after_the_masters_return(masters, minions, drifting):
+    with contextlib.ExitStack() as stack:
+        for master in masters:
+            master.terminate()
+            stack.callback(master.start)
+        drifting.start()
+        # The beacon sees the drift and says it to no master.
+        assert holds_for(lambda: drifting.client_pids() != [], BEACON_INTERVAL * 2)
+    returned = time.monotonic()
+    # Bound: the reminder after the lost event, one beacon interval, the state run.
+    assert wait_until(lambda: drifting.client_pids() == [], timeout=REMINDER + BEACON_INTERVAL + 20, interval=0.2)
+    assert time.monotonic() - returned <= REMINDER + BEACON_INTERVAL + 20
