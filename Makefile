@@ -64,7 +64,7 @@ docs: $(VENV)/.docs-installed
 	$(DOCS)
 
 test: $(VENV)/.docs-installed $(SYNDIC_VENV)
-	$(DEPS) unit system ssh upstart agent wine
+	$(DEPS) unit system ssh upstart agent wine redis
 	$(LINT)
 	$(DOCS)
 	$(PY) -m pytest tests
@@ -75,7 +75,7 @@ unit: $(VENV)/.installed
 functional: $(VENV)/.installed
 	$(PY) -m pytest tests/functional $(ROOT_ONLY)
 integration: $(VENV)/.installed $(SYNDIC_VENV)
-	$(DEPS) ssh
+	$(DEPS) ssh redis
 	$(PY) -m pytest tests/integration
 system: $(VENV)/.installed
 	$(DEPS) system upstart agent
@@ -94,7 +94,7 @@ windows: $(VENV)/.installed
 MATRIX_ALREADY_RUN := .venv-3007=tests/integration/test_syndic.py
 
 test-matrix: $(addsuffix /.installed,$(MATRIX_VENVS))
-	$(DEPS) unit ssh
+	$(DEPS) unit ssh redis
 	sh tests/matrix.sh "$(MATRIX_VENVS)" "$(MATRIX_TIERS)" "$(MATRIX_ALREADY_RUN)"
 
 # Benchmark: ratios against baselines measured in the same run; table on stdout, JSON in
@@ -102,7 +102,7 @@ test-matrix: $(addsuffix /.installed,$(MATRIX_VENVS))
 # 2 cores, about 6 GB of memory); `make bench BENCH_ARGS=--quick` stops at 20.
 BENCH_ARGS ?=
 bench: $(VENV)/.installed
-	$(DEPS) unit bench
+	$(DEPS) unit redis bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:

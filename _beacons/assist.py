@@ -9,7 +9,7 @@ Minion config:
     beacons:
       assist:
         - interval: 60       # seconds between two audits
-        - reminder: 3600     # while a drift lasts, say it again this often (0: never)
+        - reminder: 300      # while a drift lasts, say it again this often (0: never)
 
 Each run calls ``assist.audit`` (what ``assist.status`` asks, no more) and fires
 ``salt/beacon/<minion>/assist/<what>`` only when the answer changed since the last
@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 __virtualname__ = "assist"
 
 PAUSE_GRAIN = "assist_paused"
-REMINDER = 3600
+# While a drift lasts, the seconds between two reminders: a lost event (a master restarting,
+# a dropped connection) is said again within this, and the reactor tries again.
+REMINDER = 300
 # Keys Salt's beacon machinery reads (or adds) itself.
 SALT_KEYS = ("interval", "disable_during_state_run", "enabled", "run_once", "beacon_module", "_beacon_name")
 

@@ -30,8 +30,8 @@ __version__ = "0.3.0"  # this release; its helpers must be of the same one
 
 # This release's helpers from their files, never the copies an earlier release left in
 # memory (assist_release says why).
-assist_init, assist_policy, assist_settings, assist_steps, assist_watchdog = assist_release.load(
-    __version__, "assist_init", "assist_policy", "assist_settings", "assist_steps", "assist_watchdog"
+assist_init, assist_mine, assist_policy, assist_settings, assist_steps, assist_watchdog = assist_release.load(
+    __version__, "assist_init", "assist_mine", "assist_policy", "assist_settings", "assist_steps", "assist_watchdog"
 )
 
 # Debug: each decision (the init system and its evidence, what a verb found); info: each
@@ -57,6 +57,13 @@ def _backend(act=True):
     if act:
         backend.check_ready()
     return cfg, backend
+
+
+def _result(changes, settled, test, why=None):
+    """The verb's return (assist_steps.result); after a change, a fresh mine answer."""
+    if changes and not test:
+        assist_mine.refresh(__salt__, __opts__, assist_mine.schedule(__opts__, __pillar__))
+    return assist_steps.result(changes, settled, test, why)
 
 
 # --------------------------------------------------------------------------- public
@@ -243,6 +250,27 @@ def audit():
     }
 
 
+def mine_audit():
+    """
+    ``assist.audit`` for Salt's mine (``pillar/assist/mine.sls``): ``taken`` (when,
+    ISO 8601 in UTC, by this minion's clock), ``period`` (seconds between two runs of
+    the scheduled job ``assist_mine``, or null) and ``audit``, or ``error`` (what
+    failed, in words: a mine function that raises leaves the old answer in the cache).
+    Read on the master by ``salt-run assist.report source=cache``. Never raises.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' assist.mine_audit
+        salt '*' mine.send assist.mine_audit
+        salt-run mine.get '*' assist.mine_audit
+    """
+    found = assist_mine.answer(audit, assist_mine.schedule(__opts__, __pillar__))
+    __context__.pop("retcode", None)  # a drift is an answer here, not a failure
+    return found
+
+
 def remove_daemon(test=False):
     """
     Remove the watchdog as the vendor says: ``assist_daemon --stop``, then
@@ -266,7 +294,7 @@ def remove_daemon(test=False):
     with assist_steps.lock(cfg, __opts__["cachedir"]):
         if change := assist_steps.daemon_step(cfg, backend, __salt__, test):
             changes["daemon"] = change
-    return assist_steps.result(changes, "The watchdog is absent", test)
+    return _result(changes, "The watchdog is absent", test)
 
 
 def stop(remove_daemon=True, disable=False, test=False):
@@ -308,7 +336,7 @@ def stop(remove_daemon=True, disable=False, test=False):
             if remove_daemon and (change := assist_steps.daemon_step(cfg, backend, __salt__, test)):
                 changes["daemon"] = change
             why = f"The agent is not installed ({backend.missing()}): no client to stop"
-            return assist_steps.result(changes, "", test, why=why)
+            return _result(changes, "", test, why=why)
         if not remove_daemon and backend.has_watchdog and assist_steps.watchdog_can_restart(cfg):
             raise CommandExecutionError(
                 f"the watchdog {cfg['daemon_path']} is installed and would restart the client; call "
@@ -331,7 +359,7 @@ def stop(remove_daemon=True, disable=False, test=False):
             if not test:
                 assist_steps.stop_client(cfg, backend, active or pending)
             changes["client"] = {"old": "restart pending" if pending else "running", "new": "stopped"}
-    ret = assist_steps.result(changes, "The client is stopped", test)
+    ret = _result(changes, "The client is stopped", test)
     if backend.stop_warning:
         ret["warning"] = backend.stop_warning
     return ret
@@ -373,7 +401,7 @@ def start(enable=False, test=False):
             if not test:
                 assist_steps.start_client(cfg, backend, "start", activity)
             changes["client"] = {"old": "stopped", "new": "running"}
-    return assist_steps.result(changes, "The client is running", test)
+    return _result(changes, "The client is running", test)
 
 
 def restart(test=False):
@@ -403,7 +431,7 @@ def restart(test=False):
         if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
             assist_steps.start_client(cfg, backend, "restart" if was == "running" else "start", activity)
         changes["client"] = {"old": was, "new": "restarted"}
-    return assist_steps.result(changes, "", test)
+    return _result(changes, "", test)
 
 
 def enable(test=False):
@@ -456,9 +484,9 @@ def disable(test=False):
 def _toggle_boot(on, test):
     cfg, backend = _backend()
     if not assist_steps.agent(backend, need="turning start at boot on" if on else None).installed:
-        return assist_steps.result({}, "", test, why=f"The agent is not installed ({backend.missing()}): nothing starts at boot")
+        return _result({}, "", test, why=f"The agent is not installed ({backend.missing()}): nothing starts at boot")
     changes = {}
     with assist_steps.lock(cfg, __opts__["cachedir"]):
         if change := assist_steps.boot_step(backend, on, test):
             changes["enabled"] = change
-    return assist_steps.result(changes, f"Start at boot is {assist_steps.ON_OFF[on]}", test)
+    return _result(changes, f"Start at boot is {assist_steps.ON_OFF[on]}", test)

@@ -3,7 +3,8 @@ The fleet's Cloud Assistant agents, seen and steered from the master.
 
 ``report``
     one ``assist.audit`` over a target, counted: who follows its policy, who drifts
-    and why, who failed, who did not answer.
+    and why, who failed, who did not answer. With ``source=cache``, the same counts
+    from each minion's last audit in the mine (the master's cache), publishing nothing.
 ``plan``
     the steps of a rollout (canary, then waves), for ``salt/assist/orch/rollout.sls``.
 ``enforce``
@@ -15,6 +16,7 @@ package serves it.
 """
 
 import collections
+import datetime
 import fcntl
 import hashlib
 import logging
@@ -22,8 +24,11 @@ import os
 import re
 import time
 
+import salt.cache
 import salt.client
+import salt.utils.mine
 import salt.utils.minions
+import salt.version
 from salt.exceptions import SaltClientError
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,14 @@ ROLLOUT_KEYS = ("target", "canary", "batch")
 ROLLOUT_BATCH = "25%"
 # The agent's facts an audit returns, counted and listed by the report.
 FACTS = ("client", "daemon", "enable", "version", "init_system")
+# Where a report reads from: a publish of assist.audit, or the mine in the master's cache.
+SOURCES = ("live", "cache")
+# The mine function whose answers the cached report reads (_modules/assist.py), and the
+# period its answer is assumed to have when it names none (pillar/assist/mine.sls).
+MINE_FUNCTION = "assist.mine_audit"
+MINE_PERIOD = 300
+# Salt 3008.3 moved mine data from bank minions/<id>, key mine, to bank mine, key <id>.
+MINE_BANK_MOVED = (3008, 3)
 
 
 def __virtual__():
@@ -51,7 +64,16 @@ def __virtual__():
 # --------------------------------------------------------------------------- report
 
 
-def report(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, strict=False, by_minion=False):
+def report(
+    tgt="*",
+    tgt_type="glob",
+    timeout=None,
+    gather_job_timeout=None,
+    strict=False,
+    by_minion=False,
+    source="live",
+    max_age=None,
+):
     """
     Audit the Cloud Assistant agent on every targeted minion (``assist.audit``) and
     count: ``summary`` (targeted, answered, compliant, drifted, errors, unreachable),
@@ -68,19 +90,34 @@ def report(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, stri
 
     timeout
         Seconds to wait for answers before asking the silent minions whether they
-        still run the job (the master's ``timeout`` when not given).
+        still run the job (the master's ``timeout`` when not given). Live only.
 
     gather_job_timeout
         Seconds to wait for that question's answer (the master's
         ``gather_job_timeout`` when not given). A minion that is down costs at most
-        about ``timeout`` plus ``gather_job_timeout``.
+        about ``timeout`` plus ``gather_job_timeout``. Live only.
 
     strict : False
-        Exit non-zero when any minion drifts, fails or does not answer.
+        Exit non-zero when any minion drifts, fails or does not answer (from the
+        cache: has no answer, or an answer older than ``max_age``).
 
     by_minion : False
         Return one row per minion instead (status, client, watchdog, start at boot,
-        version, init system, detail), for ``--out=table``.
+        version, init system, detail; from the cache also the answer's age), for
+        ``--out=table``.
+
+    source : live
+        ``live`` publishes ``assist.audit`` and waits for the answers; ``cache``
+        publishes nothing and reads each minion's last ``assist.mine_audit`` from
+        the mine, in the master's cache (any ``cache`` backend: localfs, redis, ...).
+        The cached report has the same keys, with ``never`` (accepted minions with
+        no answer in the cache) instead of ``unreachable``, plus ``stale`` (answers
+        older than ``max_age``) and ``ages`` (minion: seconds since its answer was
+        taken, by the minion's clock).
+
+    max_age
+        With ``source=cache``: seconds after which an answer is stale. By default
+        twice the period each minion's answer names (its pillar ``schedule``).
 
     CLI Example:
 
@@ -89,10 +126,13 @@ def report(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, stri
         salt-run assist.report
         salt-run assist.report tgt='G@role:web' tgt_type=compound strict=True
         salt-run assist.report by_minion=True --out=table
+        salt-run assist.report source=cache max_age=900
     """
-    problem = _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_minion)
+    problem = _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_minion, source, max_age)
     if problem:
         return _usage_error(problem)
+    if source == "cache":
+        return _cached_report(tgt, tgt_type, strict, by_minion, max_age)
     try:
         targeted, answers = _publish(
             tgt,
@@ -108,15 +148,19 @@ def report(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, stri
     failed = bool(ret["drifted"] or ret["errors"] or ret["unreachable"])
     if by_minion:
         ret = {"minions": rows(targeted, answers)}
-    # salt-run's exit status follows a top-level retcode; orchestration's salt.runner
-    # judges __context__["retcode"]. Both say the same.
+    return _verdict(ret, strict, failed)
+
+
+def _verdict(ret, strict, failed):
+    """The report with its exit status: salt-run's follows a top-level retcode;
+    orchestration's salt.runner judges __context__["retcode"]. Both say the same."""
     __context__["retcode"] = 1 if strict and failed else 0
     if strict:
         ret["retcode"] = __context__["retcode"]
     return ret
 
 
-def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_minion):
+def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_minion, source="live", max_age=None):
     """What is wrong with report's arguments, naming the argument; None when nothing."""
     if not isinstance(tgt, (str, list)) or not tgt:
         return f"tgt is {tgt!r}; give a target such as '*' or 'web-*'"
@@ -137,6 +181,15 @@ def _report_arguments(tgt, tgt_type, timeout, gather_job_timeout, strict, by_min
     for name, value in (("strict", strict), ("by_minion", by_minion)):
         if not isinstance(value, bool):
             return f"{name} is {value!r}; use True or False"
+    if source not in SOURCES:
+        return f"source is {source!r}; use live (publish assist.audit) or cache (the mine in the master's cache)"
+    if source == "cache" and (timeout is not None or gather_job_timeout is not None):
+        return "timeout and gather_job_timeout are for the live report; source=cache waits for no minion"
+    if max_age is not None:
+        if source != "cache":
+            return "max_age is for source=cache; the live report's answers are taken now"
+        if not _seconds(max_age) or not max_age > 0:
+            return f"max_age is {max_age!r}; give a number of seconds above 0, such as 900"
     return None
 
 
@@ -184,8 +237,10 @@ def _judge(answer):
     return "error", message[len("ERROR: ") :] if message.startswith("ERROR: ") else message
 
 
-def summarise(targeted, answers):
-    """The report of the answers of the targeted minions (pure: no publishing)."""
+def summarise(targeted, answers, silent="unreachable"):
+    """The report of the answers of the targeted minions (pure: no publishing). The
+    targeted minions without an answer are listed under ``silent``: ``unreachable``
+    live, ``never`` from the cache."""
     unreachable = sorted(set(targeted) - set(answers))
     drifted, errors = {}, {}
     counts = {key: collections.Counter() for key in FACTS}
@@ -208,11 +263,11 @@ def summarise(targeted, answers):
             "compliant": compliant,
             "drifted": len(drifted),
             "errors": len(errors),
-            "unreachable": len(unreachable),
+            silent: len(unreachable),
         },
         "drifted": drifted,
         "errors": errors,
-        "unreachable": unreachable,
+        silent: unreachable,
         "counts": {key: dict(sorted(counter.items())) for key, counter in counts.items()},
     }
 
@@ -228,11 +283,14 @@ def _word(key, agent):
     return "unknown" if value is None else str(value)
 
 
-def rows(targeted, answers):
-    """One row per minion (the same keys in each), for --out=table."""
+def rows(targeted, answers, silent="unreachable", ages=None):
+    """One row per minion (the same keys in each), for --out=table; with ``ages``
+    (from the cache), an ``age`` column too, in seconds."""
     table = []
     for minion in sorted(set(targeted) | set(answers)):
-        row = {"minion": minion, "status": "unreachable", **dict.fromkeys(FACTS, ""), "detail": ""}
+        row = {"minion": minion, "status": silent, **dict.fromkeys(FACTS, ""), "detail": ""}
+        if ages is not None:
+            row["age"] = ages.get(minion, "")
         if minion in answers:
             verdict, found = _judge(answers[minion])
             row["status"] = verdict
@@ -243,6 +301,103 @@ def rows(targeted, answers):
                 row["detail"] = "; ".join(found["drift"])
         table.append(row)
     return table
+
+
+# --------------------------------------------------------------------------- report from the cache
+
+
+def _cached_report(tgt, tgt_type, strict, by_minion, max_age):
+    """The report from each targeted minion's last mine answer: the target resolved by
+    the master's own matcher over its keys and cache (no publish), the answers read
+    through the master's cache backend."""
+    targeted = salt.utils.minions.CkMinions(__opts__).check_minions(tgt, tgt_type)["minions"]
+    backend = __opts__.get("cache", "localfs")
+    try:
+        entries = read_mine(salt.cache.factory(__opts__), targeted)
+    except KeyError:  # the loader's: no such backend, or its library is missing
+        why = "Salt cannot load that backend: check the option's value and that its Python library is installed"
+        return _cache_error(backend, why)
+    except Exception as exc:  # pylint: disable=broad-except  # any backend's own failure
+        return _cache_error(
+            backend, f"{str(exc).rstrip('.')}; check that the backend runs and that the master's options for it reach it"
+        )
+    answers, ages, periods = cached_answers(entries, time.time())
+    stale = sorted(minion for minion, age in ages.items() if age > (max_age or 2 * periods[minion]))
+    ret = summarise(targeted, answers, silent="never")
+    ret["summary"]["stale"] = len(stale)
+    ret["stale"] = stale
+    ret["ages"] = ages
+    failed = bool(ret["drifted"] or ret["errors"] or ret["never"] or stale)
+    if by_minion:
+        ret = {"minions": rows(targeted, answers, silent="never", ages=ages)}
+    return _verdict(ret, strict, failed)
+
+
+def _cache_error(backend, why):
+    __context__["retcode"] = 1
+    return {
+        "error": f"assist.report: cannot read the master's cache through its backend {backend!r} (master option cache): "
+        f"{why}; nothing was published",
+        "retcode": 1,
+    }
+
+
+def mine_place(minion, version=None):
+    """(bank, key) where the master keeps a minion's mine data in its cache: bank
+    ``minions/<id>``, key ``mine`` up to Salt 3008.2; bank ``mine``, key ``<id>`` from
+    3008.3. ``version``: (major, minor), the running Salt's by default."""
+    major, minor = version or salt.version.__saltstack_version__.info[:2]
+    return ("mine", minion) if (major, minor) >= MINE_BANK_MOVED else (f"minions/{minion}", "mine")
+
+
+def read_mine(cache, minions, version=None):
+    """{minion: the mine function's cached answer} for the minions whose mine holds one
+    (one fetch per minion, as every reader Salt ships; the backend's errors pass).
+    ``version`` as for ``mine_place``."""
+    found = {}
+    for minion in minions:
+        mine = cache.fetch(*mine_place(minion, version))
+        if not isinstance(mine, dict):
+            found[minion] = mine
+        elif MINE_FUNCTION in mine:
+            found[minion] = mine[MINE_FUNCTION]
+    return found
+
+
+def cached_answers(entries, now):
+    """The cached answers as the live report's answers ({minion: {"ret": audit or the
+    failure in words}}), their ages (whole seconds by the minion's clock, 0 at least)
+    and periods (seconds between two answers, as the minion's answer says). Pure."""
+    answers, ages, periods = {}, {}, {}
+    for minion, entry in entries.items():
+        if isinstance(entry, dict) and entry.get(salt.utils.mine.MINE_ITEM_ACL_ID):
+            entry = entry.get(salt.utils.mine.MINE_ITEM_ACL_DATA)  # mine.send allow_tgt=...
+        taken = _taken(entry)
+        if taken is None:
+            answers[minion] = {"ret": f"the master's cache holds no audit from {MINE_FUNCTION} for it: {entry!r:.200}"}
+            continue
+        ages[minion] = max(0, round(now - taken))
+        period = entry.get("period")
+        periods[minion] = period if _seconds(period) and period > 0 else MINE_PERIOD
+        answers[minion] = {"ret": entry["audit"] if "audit" in entry else str(entry.get("error"))}
+    return answers, ages, periods
+
+
+def _taken(entry):
+    """When a mine answer was taken (seconds since the epoch), or None when the entry
+    is no answer of the mine function: a mapping with ``taken`` (ISO 8601, UTC) and
+    ``audit`` or ``error``."""
+    if not isinstance(entry, dict) or not ({"audit", "error"} & set(entry)) or not isinstance(entry.get("taken"), str):
+        return None
+    try:
+        taken = datetime.datetime.fromisoformat(entry["taken"])
+    except ValueError:
+        return None
+    return taken.timestamp() if taken.tzinfo else None
+
+
+def _seconds(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- rollout

@@ -180,6 +180,10 @@ def main():
             "policy that is compliant, counted as 'not installed'):"
         )
         salt_run("assist.report")  # drift is what we came to see: its exit status is not judged
+        # The minions sent their mine before the sync brought assist.mine_audit: once more now.
+        failures += salt("*", "mine.send", "assist.mine_audit", quiet=True)
+        say("the same from the master's cache (the mine; nothing published), with each answer's age in seconds:")
+        salt_run("assist.report", "source=cache")
         say("the rollout: db-1 first (the canary), then one minion at a time, audited after each step.")
         failures += salt_run("state.orchestrate", "assist.orch.rollout", f"pillar={ROLLOUT}", "--state-output=terse")
         say("afterwards, strict: any drift, error or silent minion would fail this command.")

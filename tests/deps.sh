@@ -1,7 +1,7 @@
 #!/bin/sh
 # What a machine needs, by part of the project, installed from Debian's packages:
 #
-#   sh tests/deps.sh build unit system ssh upstart agent wine bench
+#   sh tests/deps.sh build unit system ssh upstart agent wine redis bench
 #
 # Each part names commands (or files) and the package that brings each. Nothing is
 # installed when everything is present. As root, what is missing is installed in one
@@ -62,10 +62,13 @@ needs() {
             echo "unshare util-linux"
             echo "nsenter util-linux"
             echo "ip iproute2" ;;
+        redis)   # the masters' shared cache backend (master option cache: redis): each test
+                 # and the benchmark start their own server, on a unix socket
+            echo "redis-server redis-server" ;;
         bench)   # the vendor's own detection command, the benchmark's baseline
             echo "strings binutils" ;;
         *)
-            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart agent wine bench" >&2
+            echo "tests/deps.sh: unknown part '$1'; parts are build unit system ssh upstart agent wine redis bench" >&2
             exit 2 ;;
     esac
 }

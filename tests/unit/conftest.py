@@ -23,6 +23,7 @@ try:
     import assist_backend  # noqa: F401
     import assist_files  # noqa: F401
     import assist_init
+    import assist_mine  # noqa: F401
     import assist_policy  # noqa: F401
     import assist_process  # noqa: F401
     import assist_release  # noqa: F401

@@ -33,6 +33,7 @@ def test_the_public_functions_are_the_documented_verbs():
             "version",
             "policy",
             "audit",
+            "mine_audit",
         ]
     )
 

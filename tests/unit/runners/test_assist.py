@@ -2,9 +2,13 @@
 arguments, the rollout pillar's check and waves, the reactor's turn per minion."""
 
 import concurrent.futures
+import datetime
 import multiprocessing
+import pathlib
+import time
 
 import pytest
+import salt.cache
 import salt.config
 import salt.utils.minions
 
@@ -271,3 +275,147 @@ def test_a_turn_that_cannot_be_kept_publishes_nothing_and_says_why(tmp_path, mon
     assert ret["published"] is None and published == []
     assert ret["comment"].startswith(f"cannot keep the minion's turn in {tmp_path / 'assist'}")
     assert "nothing was published" in ret["comment"]
+
+
+# --------------------------------------------------------------------------- report from the cache
+
+NOW = 1_800_000_000.0
+
+
+def stamped(seconds_ago, audit_=None, period=300, error=None):
+    """An answer as the mine function returns it, taken ``seconds_ago`` before NOW."""
+    taken = datetime.datetime.fromtimestamp(NOW - seconds_ago, datetime.timezone.utc).isoformat()
+    answer = {"taken": taken, "period": period}
+    if error is None:
+        answer["audit"] = audit_ or audit(RUNNING)["ret"]
+    else:
+        answer["error"] = error
+    return answer
+
+
+def test_cached_answers_are_judged_as_live_ones_with_their_ages():
+    drifted = audit(RUNNING, ["client is running, policy says dead"], FROZEN)["ret"]
+    entries = {
+        "web-1": stamped(30),
+        "db-1": stamped(700, drifted),
+        "bad-1": stamped(5, error='pillar assist:client is "stopped"; use running or dead'),
+        "ahead-1": stamped(-20),  # the minion's clock runs ahead of the master's
+        "acl-1": {"__saltmine_acl__": 1, "__data__": stamped(10)},  # mine.send ... allow_tgt=
+    }
+    answers, ages, periods = runner.cached_answers(entries, NOW)
+    assert ages == {"web-1": 30, "db-1": 700, "bad-1": 5, "ahead-1": 0, "acl-1": 10}
+    assert periods == dict.fromkeys(entries, 300)
+    report = runner.summarise(["web-1", "db-1", "bad-1", "ahead-1", "acl-1", "new-1"], answers, silent="never")
+    assert report["summary"] == {"targeted": 6, "answered": 5, "compliant": 3, "drifted": 1, "errors": 1, "never": 1}
+    assert report["drifted"] == {"db-1": ["client is running, policy says dead"]}
+    assert report["errors"] == {"bad-1": 'pillar assist:client is "stopped"; use running or dead'}
+    assert report["never"] == ["new-1"]
+    # The same answers published live count the same.
+    live = runner.summarise(
+        ["web-1", "db-1", "bad-1", "ahead-1", "acl-1"],
+        {**{name: audit(RUNNING) for name in ("web-1", "ahead-1", "acl-1")}, "db-1": {"ret": drifted}, "bad-1": answers["bad-1"]},
+    )
+    assert (live["counts"], live["drifted"], live["errors"]) == (report["counts"], report["drifted"], report["errors"])
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "a string",
+        {"result": True},  # an audit without its time
+        {"taken": "yesterday", "audit": {}},
+        {"taken": "2026-12-07T10:00:00", "audit": {}},  # no zone: whose clock?
+        {"taken": 1_700_000_000, "audit": {}},
+    ],
+)
+def test_a_cache_entry_that_is_no_audit_is_an_error_naming_the_minion(entry):
+    answers, ages, _ = runner.cached_answers({"odd-1": entry}, NOW)
+    report = runner.summarise(["odd-1"], answers, silent="never")
+    assert report["summary"]["errors"] == 1 and ages == {}
+    assert report["errors"]["odd-1"].startswith("the master's cache holds no audit from assist.mine_audit for it: ")
+
+
+def test_an_answer_without_a_period_gets_the_shipped_one():
+    entry = stamped(1)
+    del entry["period"]
+    assert runner.cached_answers({"a": entry, "b": stamped(1, period="often")}, NOW)[2] == {"a": 300, "b": 300}
+
+
+@pytest.mark.parametrize(
+    "version, place",
+    [((3006, 29), ("minions/web-1", "mine")), ((3007, 16), ("minions/web-1", "mine")), ((3008, 4), ("mine", "web-1"))],
+)
+def test_the_mine_is_read_where_each_release_keeps_it(tmp_path, version, place):
+    cache = salt.cache.factory(salt.config.master_config(None) | {"cachedir": str(tmp_path)})
+    cache.store(*place, {"assist.mine_audit": stamped(3), "network.ip_addrs": ["127.0.0.1"]})
+    cache.store(*runner.mine_place("other-1", version), {"network.ip_addrs": ["127.0.0.2"]})
+    assert runner.mine_place("web-1", version) == place
+    assert runner.read_mine(cache, ["web-1", "other-1", "gone-1"], version) == {"web-1": stamped(3)}
+
+
+@pytest.fixture
+def master_opts(tmp_path):
+    """A master's options over a real pki directory and localfs cache."""
+    opts = salt.config.master_config(None)
+    opts.update(pki_dir=str(tmp_path / "pki"), cachedir=str(tmp_path / "cache"), cache="localfs")
+    (tmp_path / "pki" / "minions").mkdir(parents=True)
+    return opts
+
+
+def accept(opts, *minions):
+    for minion in minions:
+        pathlib.Path(opts["pki_dir"], "minions", minion).write_text("a key\n")
+
+
+def test_the_cached_report_lists_stale_and_never_and_strict_fails_on_them(master_opts, monkeypatch):
+    accept(master_opts, "web-1", "old-1", "new-1")
+    cache = salt.cache.factory(master_opts)
+    now = time.time()
+    for minion, ago in (("web-1", 10), ("old-1", 900)):
+        taken = datetime.datetime.fromtimestamp(now - ago, datetime.timezone.utc).isoformat()
+        cache.store(
+            *runner.mine_place(minion), {"assist.mine_audit": {"taken": taken, "period": 300, "audit": audit(RUNNING)["ret"]}}
+        )
+    monkeypatch.setattr(runner, "__opts__", master_opts, raising=False)
+    found = runner.report(source="cache")
+    assert found["summary"] == {"targeted": 3, "answered": 2, "compliant": 2, "drifted": 0, "errors": 0, "never": 1, "stale": 1}
+    assert (found["never"], found["stale"]) == (["new-1"], ["old-1"])
+    assert 10 <= found["ages"]["web-1"] <= 12 and 900 <= found["ages"]["old-1"] <= 902
+    assert "unreachable" not in found and "retcode" not in found
+    assert runner.report(source="cache", strict=True)["retcode"] == 1
+    assert runner.report(tgt="web-1", source="cache", strict=True)["retcode"] == 0
+    assert runner.report(tgt="old-1", source="cache", max_age=1000)["stale"] == []
+    table = runner.report(source="cache", by_minion=True)["minions"]
+    assert [(row["minion"], row["status"], row["age"] != "") for row in table] == [
+        ("new-1", "never", False),
+        ("old-1", "compliant", True),
+        ("web-1", "compliant", True),
+    ]
+    assert len({tuple(row) for row in table}) == 1
+
+
+def test_a_cache_backend_that_cannot_be_reached_is_named_with_its_option(master_opts, monkeypatch):
+    accept(master_opts, "web-1")
+    master_opts.update({"cache": "redis", "cache.redis.unix_socket_path": str(pathlib.Path(master_opts["pki_dir"], "no.sock"))})
+    monkeypatch.setattr(runner, "__opts__", master_opts, raising=False)
+    found = runner.report(source="cache")
+    assert found["retcode"] == 1 and runner.__context__["retcode"] == 1
+    assert found["error"].startswith(
+        "assist.report: cannot read the master's cache through its backend 'redis' (master option cache): "
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"source": "mine"}, "source is 'mine'; use live (publish assist.audit) or cache"),
+        ({"max_age": 60}, "max_age is for source=cache"),
+        ({"source": "cache", "max_age": "10m"}, "max_age is '10m'; give a number of seconds above 0"),
+        ({"source": "cache", "max_age": 0}, "max_age is 0"),
+        ({"source": "cache", "max_age": True}, "max_age is True"),
+        ({"source": "cache", "timeout": 5}, "timeout and gather_job_timeout are for the live report"),
+    ],
+)
+def test_bad_cached_report_arguments_are_named(kwargs, named):
+    found = runner.report(**kwargs)
+    assert found == {"error": found["error"], "retcode": 2} and named in found["error"]
