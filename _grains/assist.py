@@ -18,18 +18,18 @@ from salt.exceptions import CommandExecutionError
 log = logging.getLogger(__name__)
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init, assist_settings
-except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
-    try:
-        import assist_init
-        import assist_settings
-    except ImportError:
-        assist_init = None
+    from saltext.assist.utils import assist_release
+except ImportError:  # synced from file_roots (a missing folder: the execution module says what to do)
+    import assist_release
+
+__version__ = "0.3.0"  # this release; its helpers must be of the same one
+# This release's helpers from their files (assist_release says why).
+assist_backend, assist_init, assist_settings = assist_release.load(
+    __version__, "assist_backend", "assist_init", "assist_settings"
+)
 
 
 def __virtual__():
-    if assist_init is None:
-        return (False, "assist: the _utils folder (assist_init.py, ...) is missing; run saltutil.sync_all")
     return "assist"
 
 
@@ -44,5 +44,6 @@ def assist_agent():
         found = None
     system = found["system"] if found else None
     log.debug("assist grain: init system %s (%s)", system, found["evidence"] if found else "not detected")
-    version = assist_init.BACKENDS.get(system, assist_init.Backend)(cfg, None, {}, None).version()
+    # Every Linux init system's agent keeps its version in the same file.
+    version = assist_init.BACKENDS.get(system, assist_backend.LinuxBackend).read_version(cfg)
     return {"assist_agent": {"init_system": system, "installed": version is not None, "version": version}}

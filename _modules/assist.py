@@ -12,30 +12,27 @@ Settings: ``assist:lookup`` in the minion config, grains or pillar, merged key b
 ``daemon``, ``enable``), checked by ``assist.policy``.
 """
 
-import contextlib
 import logging
-import os
-import time
 
 import salt.utils.platform
 from salt.exceptions import CommandExecutionError
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init, assist_settings, assist_watchdog
+    from saltext.assist.utils import assist_release
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path while loading
     try:
-        import assist_init
-        import assist_settings
-        import assist_watchdog
-    except ImportError:
-        assist_init = None
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
+        import assist_release
+    except ImportError:  # Salt shows these words for the module ("__virtual__ returned False")
+        raise ImportError("assist: the _utils folder (assist_release.py, ...) is missing; run saltutil.sync_all") from None
 
 __virtualname__ = "assist"
+__version__ = "0.3.0"  # this release; its helpers must be of the same one
+
+# This release's helpers from their files, never the copies an earlier release left in
+# memory (assist_release says why).
+assist_init, assist_policy, assist_settings, assist_steps, assist_watchdog = assist_release.load(
+    __version__, "assist_init", "assist_policy", "assist_settings", "assist_steps", "assist_watchdog"
+)
 
 # Debug: each decision (the init system and its evidence, what a verb found); info: each
 # change made. `salt-call -l debug assist.stop` shows the walk to the commands it runs.
@@ -43,8 +40,6 @@ log = logging.getLogger(__name__)
 
 
 def __virtual__():
-    if assist_init is None:
-        return (False, "assist: the _utils folder (assist_init.py, ...) is missing; run saltutil.sync_all")
     if salt.utils.platform.is_linux() or salt.utils.platform.is_windows():
         return __virtualname__
     return (False, "assist: the Cloud Assistant agent exists on Linux and Windows only")
@@ -62,200 +57,6 @@ def _backend(act=True):
     if act:
         backend.check_ready()
     return cfg, backend
-
-
-@contextlib.contextmanager
-def _lock(cfg):
-    """Serialise mutating calls on this minion: two jobs must not interleave a stop.
-    (Not salt.utils.files.flopen, which waits without a deadline, nor wait_lock, whose
-    lock file outlives a killed job.)"""
-    if fcntl is None:  # Windows: the service control manager serialises for us
-        yield
-        return
-    path = os.path.join(__opts__["cachedir"], "assist.lock")
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise assist_init.os_error(
-            "taking the lock", "open", path, exc, "The minion's cache directory must be writable. Nothing was changed."
-        ) from exc
-    try:
-        deadline = time.monotonic() + cfg["timeout"]
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CommandExecutionError(
-                        f"taking the lock failed: another assist job held {path} "
-                        f"for more than {cfg['timeout']} s; nothing was changed"
-                    ) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # the lock goes with it, also when the job is killed
-
-
-# What to install where the agent is missing.
-INSTALL = (
-    "Install the Cloud Assistant agent (the package aliyun-assist on Debian and Ubuntu, aliyun_assist on "
-    "RHEL, CentOS and Alibaba Cloud Linux, or Alibaba Cloud's installer), then run this again"
-)
-
-
-def _agent(backend, need=None):
-    """The agent's installation (Backend.installation). An agent half installed is
-    refused, said as what it is (no verb guesses what was meant); so is a missing one
-    when the verb ``need``s it (``need``: the step, in words)."""
-    found = backend.installation(backend.client_pids())
-    log.debug("assist: the agent's installation: %s", found)
-    if found["incomplete"]:
-        raise CommandExecutionError(
-            f"the Cloud Assistant agent is half installed: {found['incomplete']}. Reinstall it, or remove "
-            "what is left of it (assist.status shows what is there). Nothing was changed."
-        )
-    if need and not found["installed"]:
-        raise CommandExecutionError(
-            f"{need} failed: the Cloud Assistant agent is not installed: {backend.missing()}. {INSTALL}. Nothing was changed."
-        )
-    return found
-
-
-@contextlib.contextmanager
-def _changing(changes):
-    """A failure part way through a verb also says what the verb changed before it, in
-    words and, for the state module, as ``info["changes"]`` (Salt's way)."""
-    try:
-        yield
-    except CommandExecutionError as exc:
-        if not changes or (isinstance(exc.info, dict) and "changes" in exc.info):
-            raise
-        done = ", ".join(PHRASES[key, change["new"]][1] + " " + PHRASES[key, change["new"]][2] for key, change in changes.items())
-        said = exc.error if exc.error.endswith(".") else f"{exc.error}."
-        raise CommandExecutionError(f"{said} Changed before that: {done}.", info={"changes": dict(changes)}) from exc
-
-
-def _activity(backend, found=None, pids=None):
-    """ "running" while any client process lives or the init system says it runs, else
-    the init system's "stopped" or "restart pending". The processes first: reading
-    /proc costs less than asking the init system. ``found``: an installation just read
-    (the init system is asked only about an agent installed whole, and systemd's answer
-    came with the installation's); ``pids``: the client's, just read."""
-    if backend.client_pids() if pids is None else pids:
-        return "running"
-    if found is not None and not found["installed"]:
-        return "stopped"
-    return (found or {}).get("activity") or backend.activity()
-
-
-def _running(backend):
-    return _activity(backend) == "running"
-
-
-def _daemon_step(cfg, backend, test):
-    """Remove the watchdog if anything of it is left; the change, or None."""
-    if not backend.has_watchdog:
-        return None
-    before = assist_watchdog.status(cfg)
-    if not assist_watchdog.present(cfg, before):
-        return None
-    if test:  # a refusal is worth predicting
-        assist_watchdog.check(cfg, backend.registry_dirs())
-    else:
-        assist_watchdog.remove(cfg, __salt__, backend.registry_dirs())
-    return {"old": "running" if before["running"] else "installed", "new": "absent"}
-
-
-def _watchdog_can_restart(cfg):
-    found = assist_watchdog.status(cfg)
-    return found["installed"] or found["running"]
-
-
-ON_OFF = {True: "on", False: "off"}
-
-
-def _boot_step(backend, on, test):
-    """Turn start at boot on or off if it differs, and read it again: the change as the
-    system says it after, or None. A change refused part way says what is left; one
-    the system does not show afterwards is an error naming what made it."""
-    if backend.enabled() == on:
-        return None
-    if not test:
-        try:
-            done = backend.set_enabled(on)
-        except CommandExecutionError as exc:
-            said = exc.error if exc.error.endswith(".") else f"{exc.error}."
-            raise CommandExecutionError(f"{said} {_boot_left(backend, not on)}") from exc
-        if backend.enabled() != on:
-            raise CommandExecutionError(
-                f"turning start at boot {ON_OFF[on]} did not take: {done} succeeded, but {backend.name} "
-                f"still says start at boot is {ON_OFF[not on]}"
-            )
-    return {"old": not on, "new": on}
-
-
-def _boot_left(backend, was):
-    """Start at boot after a failed change, in words."""
-    try:
-        now = backend.enabled()
-    except CommandExecutionError as exc:
-        return f"Start at boot could not be read again: {exc.error}"
-    return f"Start at boot is {ON_OFF[now]}, " + ("as it was." if now == was else f"no longer {ON_OFF[was]}.")
-
-
-def _stop_client(cfg, backend, active):
-    """Stop the client (with the init system's command while it says the client is
-    active) and check that it stays down."""
-    done = backend.control("stop") if active else "the stop"
-    down = assist_watchdog.wait(lambda: not backend.client_pids(), cfg["verify_seconds"])
-    if not down or backend.active() or (backend.has_watchdog and assist_watchdog.pids(cfg)):
-        raise CommandExecutionError(
-            f"stopping the client failed: it is still running {cfg['verify_seconds']} s "
-            f"after {done} (pids {backend.client_pids()}); something restarted it or the "
-            "process ignores the init system"
-        )
-
-
-def _start_client(cfg, backend, verb, activity):
-    """Start or restart the client and check that it runs. A restart the init system
-    has pending is cancelled first: systemd holds a start until the restart is due
-    (the vendor's unit: 120 s)."""
-    if activity == "restart pending":
-        backend.control("stop")
-    done = backend.control(verb)
-    if not assist_watchdog.wait(lambda: _running(backend), cfg["verify_seconds"], 0.1):
-        raise CommandExecutionError(
-            f"{assist_init.VERB_ING[verb]} the client failed: {done} succeeded but the "
-            f"client is not running {cfg['verify_seconds']} s later"
-        )
-
-
-PHRASES = {
-    ("daemon", "absent"): ("remove", "removed", "the watchdog"),
-    ("client", "stopped"): ("stop", "stopped", "the client"),
-    ("client", "running"): ("start", "started", "the client"),
-    ("client", "restarted"): ("restart", "restarted", "the client"),
-    ("enabled", True): ("turn", "turned", "start at boot on"),
-    ("enabled", False): ("turn", "turned", "start at boot off"),
-    ("start_type", "manual"): ("change", "changed", "the start type from Disabled to Manual (start at boot stays off)"),
-}
-
-
-def _result(changes, settled, test, why=None):
-    """The return of a mutating call: what changed (or would), said in words too;
-    ``why`` says why the rest needs no change, where that is not plain."""
-    if not changes:
-        log.debug("assist: %s", why or f"{settled}; nothing to do")
-        return {"comment": why or f"{settled}; nothing to do", "changes": {}}
-    phrases = [PHRASES[key, change["new"]] for key, change in changes.items()]
-    if test:
-        comment = "Would " + ", ".join(f"{verb} {what}" for verb, _, what in phrases)
-    else:
-        comment = ", ".join(f"{done} {what}" for _, done, what in phrases)
-        comment = comment[0].upper() + comment[1:]
-    (log.debug if test else log.info)("assist: %s: %s", comment, changes)
-    return {"comment": f"{comment}. {why}" if why else comment, "changes": changes}
 
 
 # --------------------------------------------------------------------------- public
@@ -281,10 +82,12 @@ def init_system():
 
 def version():
     """
-    Return the installed agent's version, or ``None`` when it is not installed.
+    Return the versions on this minion: ``agent``, the installed agent's (``None`` when
+    it is not installed), and ``extension``, the release of assist-salt the minion runs
+    (its module and helpers are always of one release).
 
-    Read from ``/usr/local/share/aliyun-assist/version`` (Windows: the newest version
-    folder under ``C:\\ProgramData\\aliyun\\assist``); no command is run.
+    The agent's is read from ``/usr/local/share/aliyun-assist/version`` (Windows: the
+    newest version folder under ``C:\\ProgramData\\aliyun\\assist``); no command is run.
 
     CLI Example:
 
@@ -292,7 +95,7 @@ def version():
 
         salt '*' assist.version
     """
-    return _backend(act=False)[1].version()
+    return {"agent": _backend(act=False)[1].version(), "extension": __version__}
 
 
 def daemon_status():
@@ -345,18 +148,18 @@ def status():
 def _status(cfg, backend):
     pids = backend.client_pids()
     found = backend.installation(pids)
-    activity = _activity(backend, found, pids)
+    activity = assist_steps.activity(backend, found, pids)
     return {
         "init": {"system": backend.name, "evidence": backend.evidence},
         "client": {
             "service": backend.service(),
             "service_evidence": backend.service_evidence(),
-            "installed": found["installed"],
-            "incomplete": found["incomplete"],
+            "installed": found.installed,
+            "incomplete": found.incomplete,
             "running": activity == "running",
             "restart_pending": activity == "restart pending",
             # A unit, job or script says; without one nothing starts at boot.
-            "enabled": backend.enabled() if found["registered"] else False,
+            "enabled": backend.enabled() if found.registered else False,
             "version": backend.version(),
             "pids": pids,
         },
@@ -376,7 +179,7 @@ def is_running():
     """
     backend = _backend()[1]
     pids = backend.client_pids()
-    return _activity(backend, backend.installation(pids), pids) == "running"
+    return assist_steps.activity(backend, backend.installation(pids), pids) == "running"
 
 
 def policy(given=None):
@@ -395,7 +198,7 @@ def policy(given=None):
 
         salt '*' assist.policy
     """
-    return assist_settings.policy(__pillar__.get("assist") if given is None else given)
+    return assist_policy.check(__pillar__.get("assist") if given is None else given)
 
 
 def audit():
@@ -422,14 +225,8 @@ def audit():
     wanted = policy()
     cfg, backend = _backend()
     facts = _status(cfg, backend)
-    agent = {
-        "client": _client_fact(facts["client"]),
-        "daemon": "present" if facts["daemon"]["installed"] or facts["daemon"]["running"] else "absent",
-        "enable": facts["client"]["enabled"],
-        "version": facts["client"]["version"],
-        "init_system": facts["init"]["system"],
-    }
-    drift = _drift(
+    agent = assist_policy.agent_facts(facts, watchdog=backend.has_watchdog)
+    drift = assist_policy.drift(
         wanted,
         agent,
         watchdog=backend.has_watchdog,
@@ -444,49 +241,6 @@ def audit():
         "agent": agent,
         "drift": drift,
     }
-
-
-# The audit's client fact from status's (running, restart_pending). Down but due to be
-# restarted by its init system is neither: a dead policy is not met (it runs again when
-# the restart is due), nor a running one (nothing runs until then).
-CLIENT_FACT = {(True, False): "running", (False, False): "dead", (False, True): "restart pending"}
-
-
-def _client_fact(client):
-    """The audit's client fact from status's client. Not installed meets a dead policy
-    (nothing can run); half installed meets none (no verb acts on it: a person must)."""
-    if client["incomplete"]:
-        return "half installed"
-    if not client["installed"]:
-        return "not installed"
-    return CLIENT_FACT[client["running"], client["restart_pending"]]
-
-
-def _drift(wanted, agent, watchdog=True, watchdog_running=False, incomplete=None):
-    """The differences between a checked policy and the agent's facts, in words."""
-    drift = []
-    if agent["client"] == "half installed":
-        drift.append(f"the agent is half installed: {incomplete}")
-    elif agent["client"] == "not installed":
-        if wanted["client"] == "running":
-            drift.append("the agent is not installed, policy says running")
-    elif agent["client"] != wanted["client"]:
-        if agent["client"] == "running":
-            drift.append("client is running, policy says dead")
-        elif agent["client"] == "restart pending":
-            drift.append(f"client is down and its init system will restart it, policy says {wanted['client']}")
-        else:
-            drift.append("client is stopped, policy says running")
-    if watchdog and agent["daemon"] != wanted["daemon"]:
-        if agent["daemon"] == "present":
-            said = "running" if watchdog_running else "installed"
-            drift.append(f"watchdog is {said}, policy says absent")
-        else:
-            drift.append("watchdog is absent, policy says present")
-    if wanted["enable"] is not None and agent["enable"] != wanted["enable"]:
-        words = {True: "on", False: "off"}
-        drift.append(f"start at boot is {words[agent['enable']]}, policy says {words[wanted['enable']]}")
-    return drift
 
 
 def remove_daemon(test=False):
@@ -509,10 +263,10 @@ def remove_daemon(test=False):
     """
     cfg, backend = _backend(act=False)
     changes = {}
-    with _lock(cfg):
-        if change := _daemon_step(cfg, backend, test):
+    with assist_steps.lock(cfg, __opts__["cachedir"]):
+        if change := assist_steps.daemon_step(cfg, backend, __salt__, test):
             changes["daemon"] = change
-    return _result(changes, "The watchdog is absent", test)
+    return assist_steps.result(changes, "The watchdog is absent", test)
 
 
 def stop(remove_daemon=True, disable=False, test=False):
@@ -547,36 +301,37 @@ def stop(remove_daemon=True, disable=False, test=False):
         salt '*' assist.stop test=True
     """
     cfg, backend = _backend()
-    found = _agent(backend)
+    found = assist_steps.agent(backend)
     changes = {}
-    with _lock(cfg), _changing(changes):
-        if not found["installed"]:  # nothing to stop; a watchdog left without its client still goes
-            if remove_daemon and (change := _daemon_step(cfg, backend, test)):
+    with assist_steps.lock(cfg, __opts__["cachedir"]), assist_steps.changing(changes):
+        if not found.installed:  # nothing to stop; a watchdog left without its client still goes
+            if remove_daemon and (change := assist_steps.daemon_step(cfg, backend, __salt__, test)):
                 changes["daemon"] = change
-            return _result(changes, "", test, why=f"The agent is not installed ({backend.missing()}): no client to stop")
-        # Start at boot first: a refusal there (a read-only /etc) leaves everything else as it was.
-        if disable and (change := _boot_step(backend, False, test)):
-            changes["enabled"] = change
-        if remove_daemon:
-            if change := _daemon_step(cfg, backend, test):
-                changes["daemon"] = change
-        elif backend.has_watchdog and _watchdog_can_restart(cfg):
+            why = f"The agent is not installed ({backend.missing()}): no client to stop"
+            return assist_steps.result(changes, "", test, why=why)
+        if not remove_daemon and backend.has_watchdog and assist_steps.watchdog_can_restart(cfg):
             raise CommandExecutionError(
-                f"the watchdog {cfg['daemon_path']} is installed and would restart "
-                "the client; call assist.stop with remove_daemon=True (the default) "
-                "or assist.remove_daemon first. Nothing was changed."
+                f"the watchdog {cfg['daemon_path']} is installed and would restart the client; call "
+                "assist.stop with remove_daemon=True (the default) or assist.remove_daemon first (in a "
+                "state tree: an assist.daemon_absent state, required by the assist.dead state, which "
+                "gets remove_daemon: True, as salt/assist/init.sls does). Nothing was changed."
             )
+        # Start at boot first: a refusal there (a read-only /etc) leaves everything else as it was.
+        if disable and (change := assist_steps.boot_step(backend, False, test)):
+            changes["enabled"] = change
+        if remove_daemon and (change := assist_steps.daemon_step(cfg, backend, __salt__, test)):
+            changes["daemon"] = change
         # The init system's own answer; the installation's holds unless the watchdog's removal took time.
-        activity = ("daemon" not in changes and found.get("activity")) or backend.activity()
+        activity = ("daemon" not in changes and found.activity) or backend.activity()
         pids = backend.client_pids()
         active = activity == "running"
         # Down, but due to be started again: the init system's stop cancels that.
         pending = activity == "restart pending" and not pids
         if active or pids or pending:
             if not test:
-                _stop_client(cfg, backend, active or pending)
+                assist_steps.stop_client(cfg, backend, active or pending)
             changes["client"] = {"old": "restart pending" if pending else "running", "new": "stopped"}
-    ret = _result(changes, "The client is stopped", test)
+    ret = assist_steps.result(changes, "The client is stopped", test)
     if backend.stop_warning:
         ret["warning"] = backend.stop_warning
     return ret
@@ -606,19 +361,19 @@ def start(enable=False, test=False):
         salt '*' assist.start enable=True
     """
     cfg, backend = _backend()
-    found = _agent(backend, need="starting the client")
+    found = assist_steps.agent(backend, need="starting the client")
     changes = {}
-    with _lock(cfg), _changing(changes):
-        if enable and (change := _boot_step(backend, True, test)):
+    with assist_steps.lock(cfg, __opts__["cachedir"]), assist_steps.changing(changes):
+        if enable and (change := assist_steps.boot_step(backend, True, test)):
             changes["enabled"] = change
-        activity = _activity(backend, found)
+        activity = assist_steps.activity(backend, found)
         if activity != "running":
             if change := backend.allow_start(test):
                 changes["start_type"] = change
             if not test:
-                _start_client(cfg, backend, "start", activity)
+                assist_steps.start_client(cfg, backend, "start", activity)
             changes["client"] = {"old": "stopped", "new": "running"}
-    return _result(changes, "The client is running", test)
+    return assist_steps.result(changes, "The client is running", test)
 
 
 def restart(test=False):
@@ -638,17 +393,17 @@ def restart(test=False):
         salt '*' assist.restart
     """
     cfg, backend = _backend()
-    found = _agent(backend, need="restarting the client")
+    found = assist_steps.agent(backend, need="restarting the client")
     changes = {}
-    with _lock(cfg), _changing(changes):
-        activity = _activity(backend, found)
+    with assist_steps.lock(cfg, __opts__["cachedir"]), assist_steps.changing(changes):
+        activity = assist_steps.activity(backend, found)
         was = "running" if activity == "running" else "stopped"
         if change := backend.allow_start(test):
             changes["start_type"] = change
         if not test:  # a stopped job has nothing to restart (UpStart: "Unknown instance")
-            _start_client(cfg, backend, "restart" if was == "running" else "start", activity)
+            assist_steps.start_client(cfg, backend, "restart" if was == "running" else "start", activity)
         changes["client"] = {"old": was, "new": "restarted"}
-    return _result(changes, "", test)
+    return assist_steps.result(changes, "", test)
 
 
 def enable(test=False):
@@ -700,10 +455,10 @@ def disable(test=False):
 
 def _toggle_boot(on, test):
     cfg, backend = _backend()
-    if not _agent(backend, need="turning start at boot on" if on else None)["installed"]:
-        return _result({}, "", test, why=f"The agent is not installed ({backend.missing()}): nothing starts at boot")
+    if not assist_steps.agent(backend, need="turning start at boot on" if on else None).installed:
+        return assist_steps.result({}, "", test, why=f"The agent is not installed ({backend.missing()}): nothing starts at boot")
     changes = {}
-    with _lock(cfg):
-        if change := _boot_step(backend, on, test):
+    with assist_steps.lock(cfg, __opts__["cachedir"]):
+        if change := assist_steps.boot_step(backend, on, test):
             changes["enabled"] = change
-    return _result(changes, f"Start at boot is {ON_OFF[on]}", test)
+    return assist_steps.result(changes, f"Start at boot is {assist_steps.ON_OFF[on]}", test)

@@ -100,7 +100,7 @@ def dead(name, enable=None, remove_daemon=False):
     The client is stopped. The watchdog must go first, or it restarts the client: require
     an ``assist.daemon_absent`` state and give ``remove_daemon: True``, as
     ``salt/assist/init.sls`` does. Without it, a dead state that meets a watchdog fails
-    and stops nothing. Where the agent is not installed it is met: no changes, and the
+    and changes nothing (``assist.stop`` refuses it). Where the agent is not installed it is met: no changes, and the
     comment says so.
 
     enable
@@ -112,21 +112,9 @@ def dead(name, enable=None, remove_daemon=False):
         it already; in test mode it has not, so this state's prediction names the
         removal too.
     """
-    if not remove_daemon:
-        watchdog = __salt__["assist.daemon_status"]()
-        if watchdog["installed"] or watchdog["running"]:
-            return {
-                "name": name,
-                "result": False,
-                "changes": {},
-                "comment": (
-                    f"The watchdog {watchdog['path']} is still installed and would restart "
-                    "the client. Add an assist.daemon_absent state, require it from this "
-                    "one and give it remove_daemon: True (see salt/assist/init.sls). "
-                    "Nothing was changed."
-                ),
-            }
-    return _call(name, *_boot(enable), ("assist.stop", {"remove_daemon": remove_daemon}))
+    # assist.stop turns start at boot off first and refuses a watchdog left behind.
+    calls = [("assist.stop", {"remove_daemon": remove_daemon, "disable": enable is False})]
+    return _call(name, *calls, *([("assist.enable", {})] if enable else []))
 
 
 def mod_watch(name, sfun=None, **kwargs):

@@ -5,7 +5,6 @@ Every other place (the execution module, the grain, ``pillar.example``, docs/con
 takes the settings and their defaults from here; a unit test holds them to it.
 """
 
-import json
 import logging
 import os
 import re
@@ -58,13 +57,6 @@ SYSTEM_DIRS = frozenset(
 )
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$")
-
-# The pillar policy: key: (default, allowed values, what to tell a user who gave another).
-POLICY = {
-    "client": ("running", ("running", "dead"), "use running or dead"),
-    "daemon": ("present", ("present", "absent"), "use present or absent"),
-    "enable": (None, (True, False, None), "use true, false, or leave it out"),
-}
 
 
 def _refuse(key, value, why):
@@ -181,6 +173,35 @@ def system_path(cfg, path):
     return os.path.join("/", os.path.relpath(path, cfg["root"]))
 
 
+def resolve(root, path):
+    """Where ``path`` of the system mounted at ``root`` lies on this host. Symbolic links
+    are followed one component at a time, so an absolute link never leads out of root."""
+    if root == "/":  # the host's own system: the kernel follows the links
+        return "/" + path.lstrip("/")  # relative to the root, as the walk below takes it
+    pending = [part for part in reversed(path.split("/")) if part]  # a stack: next part last
+    done = ""
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            done = done.rpartition("/")[0]
+            continue
+        try:
+            target = os.readlink(f"{root}{done}/{part}")
+        except OSError:  # not a link (or not there): taken as it is
+            done = f"{done}/{part}"
+            continue
+        hops += 1
+        if hops > 40:
+            raise OSError(f"too many symbolic links resolving {path}")
+        if target.startswith("/"):
+            done = ""
+        pending.extend(part for part in reversed(target.split("/")) if part)
+    return f"{root}{done}"
+
+
 def may_run(cfg, program, why):
     """Refuse to run a program of an image unless the settings allow it: an image's init
     script, initctl or watchdog would act on this host's own processes."""
@@ -191,30 +212,3 @@ def may_run(cfg, program, why):
             "or set assist:lookup:run_image_programs to true for a sandbox whose programs "
             "are built for this host."
         )
-
-
-def policy(given):
-    """The pillar policy (``assist``: client, daemon, enable) over its defaults, checked.
-    A bad value names the pillar key; ``lookup`` (the settings) is not policy."""
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise CommandExecutionError(f"pillar assist must be a mapping, not {type(given).__name__}")
-    unknown = sorted(map(str, set(given) - set(POLICY) - {"lookup"}))
-    if unknown:
-        raise CommandExecutionError(
-            f"pillar assist: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(POLICY)} and lookup"
-        )
-    wanted = {}
-    for key, (default, allowed, hint) in POLICY.items():
-        value = given.get(key, default)
-        # True == 1 in Python: compare by identity for the booleans and None.
-        if not any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
-            raise CommandExecutionError(f"pillar assist:{key} is {json.dumps(value, default=str)}; {hint}")
-        wanted[key] = value
-    if wanted["client"] == "dead" and wanted["daemon"] == "present":
-        raise CommandExecutionError(
-            "pillar assist:client is dead while assist:daemon is present: the watchdog "
-            "would restart the client; set assist:daemon to absent"
-        )
-    return wanted

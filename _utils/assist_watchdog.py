@@ -21,10 +21,11 @@ from salt.exceptions import CommandExecutionError
 log = logging.getLogger(__name__)
 
 try:  # installed as a Salt extension (pip)
-    from saltext.assist.utils import assist_init
+    from saltext.assist.utils import assist_files, assist_process
     from saltext.assist.utils import assist_settings as settings
 except ImportError:  # synced from file_roots: Salt puts the utils folder on sys.path
-    import assist_init
+    import assist_files
+    import assist_process
     import assist_settings as settings
 
 
@@ -35,7 +36,7 @@ def _paths(cfg):
 
 
 def pids(cfg):
-    return assist_init.program_pids(settings.host_path(cfg, cfg["daemon_path"]))
+    return assist_process.program_pids(settings.host_path(cfg, cfg["daemon_path"]))
 
 
 def status(cfg):
@@ -61,7 +62,7 @@ def guard(cfg):
     remainder's name. Raises with the setting named and the reason."""
     directory, binary, remainder = _paths(cfg)
     if os.path.lexists(remainder) and not (os.path.islink(remainder) or os.path.isdir(remainder)):
-        raise assist_init.os_error(
+        raise assist_files.os_error(
             "removing the watchdog",
             "use the name",
             settings.system_path(cfg, remainder),
@@ -90,8 +91,8 @@ def check(cfg, registry_dirs):
     guard(cfg)
     parent = os.path.dirname(cfg["daemon_dir"])
     unchanged = "Nothing was changed: the watchdog and the client are as they were."
-    assist_init.check_writable(cfg, [parent], "removing the watchdog", "its folder is renamed there", unchanged)
-    assist_init.check_writable(
+    assist_files.check_writable(cfg, [parent], "removing the watchdog", "its folder is renamed there", unchanged)
+    assist_files.check_writable(
         cfg, registry_dirs, "removing the watchdog", "assist_daemon --delete unregisters the watchdog there", unchanged
     )
 
@@ -103,16 +104,16 @@ def remove(cfg, funcs, registry_dirs=()):
     _delete_remainder(cfg, remainder, "")  # an earlier removal that was cut short
     if os.path.lexists(directory):
         settings.may_run(cfg, cfg["daemon_path"], "removing the watchdog")
-        assist_init.run(funcs, cfg, [binary, "--stop"], "stopping the watchdog (assist_daemon --stop)")
+        assist_process.run(funcs, cfg, [binary, "--stop"], "stopping the watchdog (assist_daemon --stop)")
         log.info("assist: stopped the watchdog (%s --stop)", cfg["daemon_path"])
-        assist_init.run(funcs, cfg, [binary, "--delete"], "unregistering the watchdog (assist_daemon --delete)")
+        assist_process.run(funcs, cfg, [binary, "--delete"], "unregistering the watchdog (assist_daemon --delete)")
         log.info("assist: unregistered the watchdog (%s --delete)", cfg["daemon_path"])
     _end_leftovers(cfg)
     if os.path.lexists(directory):
         try:
             os.rename(directory, remainder)  # atomic: whole directory, or none of it
         except OSError as exc:
-            raise assist_init.os_error(
+            raise assist_files.os_error(
                 "removing the watchdog",
                 f"rename {cfg['daemon_dir']} to",
                 settings.system_path(cfg, remainder),
@@ -134,7 +135,7 @@ def _delete_remainder(cfg, remainder, done):
             shutil.rmtree(remainder)
     except OSError as exc:
         where = settings.system_path(cfg, remainder)
-        raise assist_init.os_error(
+        raise assist_files.os_error(
             "removing the watchdog",
             "delete",
             settings.system_path(cfg, exc.filename) if exc.filename else where,
@@ -155,7 +156,7 @@ def _end_leftovers(cfg):
             except ProcessLookupError:
                 pass
             except OSError as exc:
-                raise assist_init.os_error(
+                raise assist_files.os_error(
                     "removing the watchdog",
                     f"send {sig.name} to",
                     f"process {pid} of {cfg['daemon_path']}",

@@ -2,7 +2,7 @@
 against the vendor's bare commands, each on a fake agent with real processes.
 
 (The processes each call starts are counted by the unit tier over recorded commands,
-tests/unit/utils/assist_init/, not here.)"""
+tests/unit/utils/test_assist_<init system>.py, not here.)"""
 
 import json
 import select

@@ -7,7 +7,7 @@ against the vendor's checks.
 For Debian's systemd and sysvinit trees, as an image at ``assist:lookup:root``:
 a cProfile of cold calls, then the best-of-7 time per call of
 ``assist.init_system()``, ``assist_settings.load``, ``assist_init.detect``,
-``assist_init.resolve`` (the link walk inside the root) and ``assist_init.init_marker``
+``assist_settings.resolve`` (the link walk inside the root) and ``assist_init.init_marker``
 (one read of the file and the marker search), and the vendor's pipelines.
 """
 
@@ -46,7 +46,7 @@ def breakdown(module, lookup):
         "cold assist.init_system()": per_call_us(cold(module)),
         "  assist_settings.load": per_call_us(lambda: settings.load(lookup)),
         "  assist_init.detect": per_call_us(lambda: init.detect(cfg, module.__salt__, {})),
-        "    assist_init.resolve (/sbin/init in root)": per_call_us(lambda: init.resolve(cfg["root"], cfg["init_path"])),
+        "    assist_settings.resolve (/sbin/init in root)": per_call_us(lambda: settings.resolve(cfg["root"], cfg["init_path"])),
         "    assist_init.init_marker (read + markers)": per_call_us(lambda: init.init_marker(cfg["root"], cfg["init_path"])),
     }
 

@@ -17,7 +17,7 @@ bench/results/latest.json; daemon logs go to bench/results/bench.log.
   5 memory      bench/memory.py      minion peak RSS: assist.status vs unsynced test.ping
 
 The processes each call starts are counted by the unit tier over recorded commands
-(tests/unit/utils/assist_init/); bench/profile_detection.py breaks a detection down.
+(tests/unit/utils/test_assist_<init system>.py); bench/profile_detection.py breaks a detection down.
 """
 
 import argparse

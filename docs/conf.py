@@ -34,7 +34,7 @@ for package, folder in PYPROJECT["tool"]["setuptools"]["package-dir"].items():
     import_from_tree(package, folder)
 
 project = "assist-salt"
-release = version = PYPROJECT["project"]["version"]
+release = version = importlib.import_module("saltext.assist.utils.assist_release").VERSION  # as pyproject.toml reads it
 author = "assist-salt's authors"
 copyright = "assist-salt's authors"
 

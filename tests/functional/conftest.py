@@ -9,6 +9,8 @@ Options some tests need make loaders of their own (``aside``, ``frozen``); only 
 after another (see ``TierSettings``)."""
 
 import copy
+import os
+import sys
 
 import pytest
 import salt.beacons
@@ -36,7 +38,19 @@ def sandbox(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def minion_opts(salt_factories, sandbox):
+def new_minion_process():
+    """The helpers as a minion's new process has them: none imported yet, and _utils on
+    sys.path only while Salt's loader loads a module (the unit tier imported its own
+    copies at collection)."""
+    utils = str(REPO / "_utils")
+    for name, module in list(sys.modules.items()):
+        if name.startswith("assist_") and os.path.dirname(getattr(module, "__file__", "") or "") == utils:
+            del sys.modules[name]
+    assert utils not in sys.path
+
+
+@pytest.fixture(scope="session")
+def minion_opts(salt_factories, sandbox, new_minion_process):
     factory = salt_factories.salt_minion_daemon(
         "functional",
         overrides={

@@ -13,7 +13,7 @@ def test_status_reports_client_watchdog_version_and_evidence(assist, agent):
     assert status["init"] == {"system": "sysvinit", "evidence": "/sbin/init contains 'sysvinit'"}
     assert status["client"]["running"] is True
     assert status["client"]["enabled"] is True
-    assert status["client"]["version"] == "2.5.3.650" == assist.version()
+    assert status["client"]["version"] == "2.5.3.650" == assist.version()["agent"]
     assert status["client"]["pids"] == agent.client_pids()
     assert status["daemon"]["installed"] and status["daemon"]["running"]
     assert status["daemon"]["pids"] == agent.daemon_pids()

@@ -77,7 +77,7 @@ def test_status_says_not_installed_and_not_running(assist, bare):
         "pids": [],
     }
     assert status["daemon"]["installed"] is False and status["daemon"]["running"] is False
-    assert assist.is_running() is False and assist.version() is None
+    assert assist.is_running() is False and assist.version()["agent"] is None
 
 
 def test_stop_disable_and_remove_daemon_succeed_with_no_changes_and_say_why(assist, bare):

@@ -14,7 +14,7 @@ def test_dead_without_removing_the_watchdog_fails_with_guidance(states, agent):
     pids = agent.client_pids()
     ret = states.dead("assist-client-dead")
     assert ret.result is False
-    assert "Add an assist.daemon_absent state, require it from this one and give it remove_daemon: True" in ret.comment
+    assert "an assist.daemon_absent state, required by the assist.dead state, which gets remove_daemon: True" in ret.comment
     assert ret.changes == {} and agent.client_pids() == pids
 
 

@@ -109,7 +109,7 @@ def salt_ssh(salt_factories, ext_root, sshd, roster):
     }
     environ = dict(os.environ)
     if UTILS_IN_THIN:
-        settings["thin_extra_mods"] = "assist_init,assist_settings,assist_watchdog"
+        settings["thin_extra_mods"] = ",".join(sorted(path.stem for path in (REPO / "_utils").glob("assist_*.py")))
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "_utils"), environ.get("PYTHONPATH")]))
     master = salt_factories.salt_master_daemon("ssh-master", overrides=settings)
     return master.salt_ssh_cli(

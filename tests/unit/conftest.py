@@ -14,12 +14,26 @@ import pytest
 
 from tests.conftest import REPO, load_source
 
-# As Salt does while it loads modules, the utils folder is on sys.path for the import.
+# As Salt does while it loads a module: the utils folder on sys.path for the import only,
+# so that no later import finds a helper where a minion would not.
 sys.path.append(str(REPO / "_utils"))
-assist = load_source("assist_module", REPO / "_modules" / "assist.py")
-import assist_init  # noqa: E402  (the same modules the execution module imported)
-import assist_settings  # noqa: E402, F401
-import assist_watchdog  # noqa: E402, F401
+try:
+    assist = load_source("assist_module", REPO / "_modules" / "assist.py")
+    # The execution module's helpers, and the other helpers theirs import (for the tests).
+    import assist_backend  # noqa: F401
+    import assist_files  # noqa: F401
+    import assist_init
+    import assist_policy  # noqa: F401
+    import assist_process  # noqa: F401
+    import assist_release  # noqa: F401
+    import assist_settings
+    import assist_steps  # noqa: F401
+    import assist_systemd
+    import assist_sysvinit  # noqa: F401
+    import assist_watchdog  # noqa: F401
+finally:
+    sys.path.remove(str(REPO / "_utils"))
+
 from tests.unit.recorder import UPSTART_JOB, Recorder, initctl, install_client, install_unit  # noqa: E402
 
 
@@ -40,6 +54,19 @@ def configure_loader_modules(settings, tmp_path):
             "__context__": {},
         }
     }
+
+
+def minion_settings():
+    """The settings the module loads (assist:lookup from its options, grains and pillar)."""
+    return assist_settings.load(assist_settings.lookup(assist.__opts__, assist.__grains__, assist.__pillar__))
+
+
+def minion_backend(act=True):
+    """The backend the module's verbs use, ready to act unless ``act`` is False."""
+    backend = assist_init.backend(minion_settings(), assist.__salt__, assist.__context__)
+    if act:
+        backend.check_ready()
+    return backend
 
 
 @pytest.fixture
@@ -78,7 +105,7 @@ def unit_dirs(tmp_path, monkeypatch):
     """systemd's unit folders (/etc/systemd/system first), in tmp_path: the backend finds
     the agent's unit there, never in this host's folders."""
     dirs = [tmp_path / "units" / name for name in ("etc", "run", "lib")]
-    monkeypatch.setattr(assist_init.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
+    monkeypatch.setattr(assist_systemd.Systemd, "UNIT_DIRS", tuple(map(str, dirs)))
     return dirs
 
 

@@ -10,9 +10,10 @@ client program, a systemd unit, an UpStart job, the watchdog), made in tmp_path.
 
 import os
 
-# Importable once tests/unit/conftest.py has put _utils on sys.path, as Salt does.
-import assist_init
 import assist_settings
+
+# Importable once tests/unit/conftest.py has put _utils on sys.path, as Salt does.
+import assist_sysvinit
 
 
 class Recorder:
@@ -117,4 +118,4 @@ def initctl(version, running=True):
 
 def sysvinit_backend(cfg_overrides, funcs):
     cfg = assist_settings.load(cfg_overrides)
-    return assist_init.Sysvinit(cfg, funcs, {}, "set by assist:lookup:init_system")
+    return assist_sysvinit.Sysvinit(cfg, funcs, {}, "set by assist:lookup:init_system")

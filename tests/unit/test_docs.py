@@ -62,3 +62,10 @@ def test_the_readmes_links_lead_to_files_of_the_repository():
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", (REPO / "README.md").read_text())
     assert "docs/using.md" in links and "CHANGELOG.md" in links
     assert [link for link in links if "://" not in link and not (REPO / link).is_file()] == []
+
+
+def test_the_salt_ssh_page_names_every_helper_for_salt_3006s_thin_archive():
+    """Salt 3006's salt-ssh packs only the helpers thin_extra_mods names: one left out and
+    the module does not load agentless."""
+    named = re.search(r"^thin_extra_mods: (\S+)$", (REPO / "docs" / "agentless.md").read_text(), re.M).group(1)
+    assert named.split(",") == sorted(path.stem for path in (REPO / "_utils").glob("assist_*.py"))

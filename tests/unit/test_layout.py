@@ -1,7 +1,6 @@
 """The unit tier mirrors the product: the tests of _<kind>/<module>.py are in
-tests/unit/<kind>/test_<module>.py, or in a folder tests/unit/<kind>/<module>/ where one
-file would be too long (_utils/assist_init.py). This file and test_docs.py (the docs,
-not a module) are the tier's own."""
+tests/unit/<kind>/test_<module>.py. This file and test_docs.py (the docs, not a module)
+are the tier's own."""
 
 from tests.conftest import EXTENSION_FOLDERS, REPO
 
@@ -14,27 +13,26 @@ def product_modules():
 
 
 def mirror(module):
-    """Where the unit tests of a product module go: (the file, the folder)."""
-    kind = UNIT / module.parent.name.removeprefix("_")
-    return kind / f"test_{module.stem}.py", kind / module.stem
+    """Where the unit tests of a product module go."""
+    return UNIT / module.parent.name.removeprefix("_") / f"test_{module.stem}.py"
 
 
 def test_every_product_module_has_its_unit_tests_where_its_path_says():
     missing = [
         f"{module.relative_to(REPO)} has no unit tests: write them in {file.relative_to(REPO)}"
         for module in product_modules()
-        for file, folder in [mirror(module)]
-        if not file.is_file() and not any(folder.glob("test_*.py"))
+        for file in [mirror(module)]
+        if not file.is_file()
     ]
     assert missing == [], "\n".join(missing)
 
 
 def test_every_unit_test_file_is_in_the_place_of_the_module_it_tests():
-    places = {place for module in product_modules() for place in mirror(module)}
+    places = {mirror(module) for module in product_modules()}
     stray = [
         f"{path.relative_to(REPO)} mirrors no product module: move its tests to the file of the module they "
         "exercise, tests/unit/<kind>/test_<module>.py for _<kind>/<module>.py"
         for path in sorted(UNIT.rglob("test_*.py"))
-        if path not in THE_TIERS_OWN and path not in places and path.parent not in places
+        if path not in THE_TIERS_OWN and path not in places
     ]
     assert stray == [], "\n".join(stray)

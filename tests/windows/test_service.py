@@ -22,7 +22,7 @@ import re
 
 import pytest
 
-from tests.unit.utils.assist_init.test_windows import RECORDED, RECORDED_AFTER
+from tests.unit.utils.test_assist_windows import RECORDED, RECORDED_AFTER
 from tests.windows import vendor_agent
 from tests.windows.conftest import SERVICE_KEY
 
@@ -190,7 +190,7 @@ def test_a_service_that_does_not_exist_in_a_fresh_salt_call(windows):
 
 
 def test_salts_win_service_answers_as_the_unit_doubles_assume(windows):
-    """Salt's real win_service, asked what tests/unit/utils/assist_init/test_windows.py's doubles answer."""
+    """Salt's real win_service, asked what tests/unit/utils/test_assist_windows.py's doubles answer."""
     for args, before, answer in RECORDED:
         if before != "missing":
             running, start_type = before

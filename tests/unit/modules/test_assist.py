@@ -1,17 +1,15 @@
-"""The execution module's own decisions (_modules/assist.py), the same whatever the
-init system: the audit's drift in words; a restart the init system has pending cancelled
+"""The execution module's verbs (_modules/assist.py), the same whatever the init system:
+the audit over a backend; a restart the init system has pending cancelled
 first; a start at boot change read again; a stopped client started, not restarted; a
 minion without the agent judged, not failed. Where a verb runs, it runs over a backend
 whose commands are recorded (tests/unit/recorder.py)."""
 
 import re
-from unittest import mock
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, assist_init, configure_loader_modules  # noqa: F401  (the loader mock)
-from tests.unit.facts import DEAD, DEFAULT, FROZEN, RUNNING
+from tests.unit.conftest import assist, configure_loader_modules, minion_settings  # noqa: F401  (the loader mock)
 from tests.unit.recorder import (
     NO_UNIT,
     SHOW,
@@ -19,74 +17,10 @@ from tests.unit.recorder import (
     SYSTEMD_NO_UNIT,
     SYSTEMD_RESTART_PENDING,
     SYSTEMD_STOPPED,
-    Recorder,
     install_watchdog,
-    sysvinit_backend,
 )
 
 # --------------------------------------------------------------------------- audit
-
-
-def test_an_agent_that_follows_its_policy_has_no_drift():
-    assert assist._drift(DEFAULT, RUNNING) == []
-    assert assist._drift(FROZEN, DEAD) == []
-
-
-def test_each_difference_is_said_in_words_in_a_fixed_order():
-    assert assist._drift(FROZEN, RUNNING, watchdog_running=True) == [
-        "client is running, policy says dead",
-        "watchdog is running, policy says absent",
-        "start at boot is on, policy says off",
-    ]
-    assert assist._drift(FROZEN, RUNNING) == [
-        "client is running, policy says dead",
-        "watchdog is installed, policy says absent",
-        "start at boot is on, policy says off",
-    ]
-    assert assist._drift({"client": "running", "daemon": "present", "enable": True}, DEAD) == [
-        "client is stopped, policy says running",
-        "watchdog is absent, policy says present",
-        "start at boot is off, policy says on",
-    ]
-
-
-def test_a_client_its_init_system_will_restart_meets_neither_policy():
-    # systemd after a crash: nothing runs now, and the client runs again when the
-    # restart is due (the vendor's unit: 120 s).
-    pending = dict(DEAD, client="restart pending", enable=True)
-    assert assist._drift(dict(FROZEN, enable=None), pending) == [
-        "client is down and its init system will restart it, policy says dead",
-    ]
-    assert assist._drift(dict(DEFAULT, daemon="absent"), pending) == [
-        "client is down and its init system will restart it, policy says running",
-    ]
-
-
-def test_an_agent_not_installed_meets_a_dead_policy_and_drifts_from_a_running_one():
-    missing = dict(DEAD, client="not installed", version=None)
-    assert assist._drift(FROZEN, missing) == []
-    assert assist._drift(DEFAULT, missing) == [
-        "the agent is not installed, policy says running",
-        "watchdog is absent, policy says present",
-    ]
-    # Nothing can start at boot: a policy that wants it on is told so.
-    assert assist._drift(dict(FROZEN, enable=True), missing) == ["start at boot is off, policy says on"]
-
-
-def test_an_agent_half_installed_drifts_from_every_policy_with_what_is_there():
-    half = dict(DEAD, client="half installed", version=None)
-    words = "the init script /etc/init.d/aliyun-service runs /usr/local/share/aliyun-assist/2.5.3.650/aliyun-service, which is missing"
-    for policy in (FROZEN, DEFAULT):
-        assert assist._drift(policy, half, incomplete=words)[0] == f"the agent is half installed: {words}"
-
-
-def test_enable_null_leaves_start_at_boot_unjudged():
-    assert assist._drift(DEFAULT, dict(RUNNING, enable=False)) == []
-    assert assist._drift(DEFAULT, dict(RUNNING, enable=True)) == []
-
-
-def test_windows_has_no_watchdog_to_judge():
-    assert assist._drift(DEFAULT, dict(RUNNING, daemon="absent", init_system="windows"), watchdog=False) == []
 
 
 def test_systemd_a_pending_restart_drifts_from_a_dead_policy(systemd, record):
@@ -150,27 +84,13 @@ def test_systemd_a_start_at_boot_change_that_did_not_take_is_an_error_naming_the
         assist.disable()
 
 
-def test_sysvinit_a_tool_change_that_did_not_take_is_an_error_naming_the_command(tmp_path):
-    # update-rc.d exits 0, yet an S link is still there: the change is not reported as made.
-    (tmp_path / "etc" / "rc2.d").mkdir(parents=True)
-    (tmp_path / "etc" / "rc2.d" / "S50aliyun-service").symlink_to("../init.d/aliyun-service")
-    recorder = Recorder({})
-    backend = sysvinit_backend({"root": str(tmp_path)}, {"cmd.run_all": recorder})
-    with mock.patch.object(assist_init.Sysvinit, "_boot_tool", return_value="update-rc.d"):
-        with pytest.raises(
-            CommandExecutionError, match="^turning start at boot off did not take: `update-rc.d aliyun-service disable` succeeded"
-        ):
-            assist._boot_step(backend, False, test=False)
-    assert recorder.commands() == ["update-rc.d aliyun-service disable"]
-
-
 # --------------------------------------------------------------------------- no agent
 
 
 def test_systemd_without_the_agent_stop_disable_and_remove_daemon_succeed_and_run_nothing(no_agent, record):
     recorder = record(SYSTEMD_NO_UNIT)
     why = f"The agent is not installed ({NO_UNIT} and the client under {{}} are missing)"
-    client_dir = assist._settings()["client_dir"]
+    client_dir = minion_settings()["client_dir"]
     assert assist.stop(disable=True) == {"comment": why.format(client_dir) + ": no client to stop", "changes": {}}
     assert assist.disable() == {"comment": why.format(client_dir) + ": nothing starts at boot", "changes": {}}
     assert assist.remove_daemon() == {"comment": "The watchdog is absent; nothing to do", "changes": {}}

@@ -1,5 +1,6 @@
 """Settings: every bad value is refused before anything runs, naming the key."""
 
+import os
 import re
 
 import pytest
@@ -7,16 +8,16 @@ import yaml
 from salt.exceptions import CommandExecutionError
 
 from tests.conftest import REPO
-from tests.unit.conftest import assist, assist_settings, configure_loader_modules  # noqa: F401  (the loader mock)
+from tests.unit.conftest import assist, assist_settings, configure_loader_modules, minion_settings  # noqa: F401  (the loader mock)
 
 
 def refused(settings, match):
     with pytest.raises(CommandExecutionError, match=match):
-        assist._settings()
+        minion_settings()
 
 
 def test_defaults_are_the_vendors_paths(settings):
-    cfg = assist._settings()
+    cfg = minion_settings()
     assert cfg["daemon_path"] == "/usr/local/share/assist-daemon/assist_daemon"
     assert cfg["daemon_dir"] == "/usr/local/share/assist-daemon"
     assert cfg["systemd_unit"] == "auto"  # found: aliyun.service or aliyun-service.service
@@ -97,7 +98,7 @@ def test_a_root_that_does_not_exist_is_refused(settings, tmp_path):
 def test_lookup_must_be_a_mapping(configure_loader_modules):
     assist.__opts__["assist"]["lookup"] = ["root", "/"]
     with pytest.raises(CommandExecutionError, match="assist:lookup must be a mapping of settings, not list"):
-        assist._settings()
+        minion_settings()
 
 
 MASTER = {"master": {"assist": {"lookup": {"timeout": 10, "root": "/m"}}}}
@@ -143,20 +144,21 @@ def test_the_configuration_page_lists_every_setting_with_its_default():
     assert shown == assist_settings.DEFAULTS
 
 
-def shown_values(cell):
-    """A cell of the policy page's table as values: `running` is "running", `true` is True,
-    "left out" is None."""
-    values = [yaml.safe_load(value) for value in re.findall(r"`([^`]*)`", cell)]
-    return values + [None] * ("left out" in cell)
-
-
-def test_the_policy_page_lists_every_key_its_values_and_default():
-    rows = re.findall(r"^\| `assist:(\w+)` \| (.*) \| (.*) \|$", (REPO / "docs" / "policy.md").read_text(), re.M)
-    shown = {key: (shown_values(values), shown_values(default)) for key, values, default in rows}
-    assert shown == {key: (list(allowed), [default]) for key, (default, allowed, _) in assist_settings.POLICY.items()}
-
-
-def test_pillar_example_shows_the_policys_keys_and_they_pass_the_check():
-    policy = yaml.safe_load((REPO / "pillar.example").read_text())["assist"]
-    assert set(policy) - {"lookup"} == set(assist_settings.POLICY)
-    assert assist_settings.policy(policy)["client"] == policy["client"]
+def test_links_resolve_inside_the_root(tmp_path):
+    # A merged-/usr image: /sbin -> usr/sbin (relative), usr/sbin/init -> ../lib/systemd/systemd
+    # (relative with ..), and an absolute link that would point at this host's own files.
+    (tmp_path / "usr" / "sbin").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "systemd").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "systemd" / "systemd").write_bytes(b"/lib/systemd")
+    os.symlink("usr/sbin", tmp_path / "sbin")
+    os.symlink("../lib/systemd/systemd", tmp_path / "usr" / "sbin" / "init")
+    os.symlink("/etc/hostname", tmp_path / "usr" / "sbin" / "escape")
+    root = str(tmp_path)
+    assert assist_settings.resolve(root, "/sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist_settings.resolve(root, "/sbin/./escape") == f"{root}/etc/hostname"
+    assert assist_settings.resolve(root, "/usr/sbin/../../etc") == f"{root}/etc"
+    assert assist_settings.resolve("/", "/sbin/init") == "/sbin/init"  # the host: the kernel follows
+    # A path is taken from the root either way, never from the minion's working directory
+    # (the grain reads settings unchecked).
+    assert assist_settings.resolve(root, "sbin/init") == f"{root}/usr/lib/systemd/systemd"
+    assert assist_settings.resolve("/", "sbin/init") == "/sbin/init"

@@ -9,7 +9,7 @@ import re
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, configure_loader_modules  # noqa: F401  (the loader mock)
+from tests.unit.conftest import assist, configure_loader_modules, minion_backend  # noqa: F401  (the loader mock)
 from tests.unit.recorder import UPSTART_JOB
 
 
@@ -23,7 +23,7 @@ def test_upstart_is_detected_and_asked_with_initctl(upstart, upstart_version):
 
 def test_upstart_stop_and_start_use_initctl(upstart, upstart_version):
     recorder = upstart_version("1.13.2")
-    backend = assist._backend()[1]
+    backend = minion_backend()
     backend.control("stop")
     backend.control("start")
     assert recorder.commands()[-2:] == ["initctl stop aliyun-service", "initctl start aliyun-service"]

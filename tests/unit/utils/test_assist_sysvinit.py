@@ -108,15 +108,3 @@ def test_sysvinit_verbs_run_the_fewest_commands(settings, tmp_path, record):
         "stop again": ["aliyun-service status"],
         "start": ["aliyun-service status", "aliyun-service start", "aliyun-service status"],
     }
-
-
-def test_a_client_process_left_running_with_nothing_of_the_agent_installed_is_half_an_agent(tmp_path):
-    # An uninstall that did not stop the client: its process runs a program no longer there.
-    backend = sysvinit_backend({"root": str(tmp_path), "run_image_programs": True}, {"cmd.run_all": Recorder({})})
-    assert backend.installation(pids=[4242]) == {
-        "installed": False,
-        "registered": False,
-        "incomplete": "client process(es) [4242] run, but neither the client program nor the init script "
-        "/etc/init.d/aliyun-service is installed",
-    }
-    assert backend.installation() == {"installed": False, "registered": False, "incomplete": None}

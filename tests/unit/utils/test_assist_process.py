@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from tests.unit.conftest import assist_init
+from tests.unit.conftest import assist_process
 
 
 def test_a_process_in_another_root_is_not_this_systems(tmp_path):
@@ -25,7 +25,7 @@ def test_a_process_in_another_root_is_not_this_systems(tmp_path):
     try:
         for proc in (here, chrooted):
             assert proc.stdout.readline() == b"\n"  # started, and chrooted where asked
-        assert assist_init.program_pids(str(program)) == [here.pid]
+        assert assist_process.program_pids(str(program)) == [here.pid]
     finally:
         for proc in (here, chrooted):
             proc.kill()
@@ -43,7 +43,7 @@ def test_a_zombie_is_not_a_live_process(tmp_path):
             proc.stdout.readline()
         dead.kill()
         assert wait_until_zombie(dead.pid)
-        assert assist_init.program_pids(str(program)) == [live.pid]
+        assert assist_process.program_pids(str(program)) == [live.pid]
     finally:
         for proc in (live, dead):
             proc.kill()

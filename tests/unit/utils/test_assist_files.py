@@ -6,14 +6,14 @@ import os
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist_init
+from tests.unit.conftest import assist_files
 
 
 def test_a_file_change_refused_half_way_puts_back_what_it_renamed(tmp_path):
     # The second rename fails (its folder is gone): the first is undone, the staged link removed.
     cfg = {"root": "/"}
     (tmp_path / "a").write_text("a")
-    change = assist_init.FileChange(cfg, "turning start at boot off")
+    change = assist_files.FileChange(cfg, "turning start at boot off")
     change.rename(str(tmp_path / "a"), str(tmp_path / "b"))
     change.symlink("target", str(tmp_path / "c"))
     change.rename(str(tmp_path / "a2"), str(tmp_path / "gone" / "x"))
@@ -29,7 +29,7 @@ def test_a_file_change_whose_first_phase_fails_changes_nothing(tmp_path):
     cfg = {"root": "/"}
     (tmp_path / "S50x").write_text("")
     (tmp_path / "rc3.d").write_text("not a folder")
-    change = assist_init.FileChange(cfg, "turning start at boot on")
+    change = assist_files.FileChange(cfg, "turning start at boot on")
     change.rename(str(tmp_path / "S50x"), str(tmp_path / "K50x"))
     change.symlink("target", str(tmp_path / "rc2.d" / "S50x"))
     with pytest.raises(
@@ -47,7 +47,7 @@ def test_a_file_change_keeps_the_mode_and_owner_of_the_file_it_rewrites(tmp_path
     job.write_text("manual\n")
     os.chmod(job, 0o640)
     os.chown(job, 4242, 4343)
-    change = assist_init.FileChange({"root": "/"}, "turning start at boot on")
+    change = assist_files.FileChange({"root": "/"}, "turning start at boot on")
     change.write(str(job), "")
     change.commit()
     written = os.stat(job)
