@@ -66,7 +66,10 @@ def test_status_agrees_with_systemctl_and_finds_the_unit_the_installer_named(sal
 def test_stop_removes_the_watchdog_first_and_the_client_stays_down_then_start(salt_cli, releases):
     stopped = everywhere(salt_cli, "assist.stop")
     for kind, ret in stopped.items():
-        assert ret["changes"] == {"daemon": {"old": "running", "new": "absent"}, "client": {"old": "running", "new": "stopped"}}, kind
+        assert ret["changes"] == {
+            "daemon": {"old": "running", "new": "absent"},
+            "client": {"old": "running", "new": "stopped"},
+        }, kind
 
     def all_down():
         return all(not box.client_active() and box.client_processes() == [] for box in releases.values())
