@@ -50,13 +50,18 @@ needs() {
             echo "/usr/include/json-c/json.h libjson-c-dev"
             echo "/usr/include/libudev.h libudev-dev" ;;
         agent)   # the vendor's agent built from the source kept in tests/system/aliyun-assist
-                 # (Debian's Go; the source's vendor/ folder holds every dependency), and
+                 # (Debian's Go; the source's vendor/ folder holds every dependency; patch
+                 # for the Windows build's one test-only patch), and
                  # run only where `ip -o link` shows nothing but loopback
             echo "go golang-go"
+            echo "patch patch"
             echo "ip iproute2" ;;
         wine)    # the windows tier: Wine 8.0 (64-bit only) runs a Windows CPython, Salt's
-                 # win_service and a real service under Wine's service control manager,
-                 # in a network namespace that holds only loopback
+                 # win_service and the vendor's Windows agent (built with Debian's Go from
+                 # the same source, its one test-only patch applied) under Wine's service
+                 # control manager, in a network namespace that holds only loopback
+            echo "go golang-go"
+            echo "patch patch"
             echo "wine wine"
             echo "/usr/lib/wine/wine64 wine64"
             echo "unshare util-linux"

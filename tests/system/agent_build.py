@@ -1,7 +1,9 @@
 """Build the vendor's Cloud Assistant agent from the source kept in
-tests/system/aliyun-assist, once per machine.
+tests/system/aliyun-assist, once per machine: for Linux (AGENT, the system tier) and
+for Windows (WINDOWS_AGENT, the windows tier, under Wine).
 
     binary = build_agent()          # the cached aliyun-service, release 2.2.3.578
+    exe = build_agent(recipe=WINDOWS_AGENT)   # aliyun_assist_service.exe, GOOS=windows
     subprocess.run(offline.command([str(copy), "--version"]), ...)
 
 Run a copy, never the cached file: the agent makes log/ beside itself and
@@ -13,7 +15,10 @@ runs in a network namespace that holds only loopback (tests/system/offline.py).
 The tarball is checked against SHA256SUMS before each use. The binary is cached
 under ~/.cache/assist-salt/agent/ in a directory named after the release and a
 key made of the tarball's hash, the recipe below and the Go toolchain's version:
-change any of them and the next run builds again. Go's own build cache lives
+change any of them and the next run builds again. A recipe may name patches kept
+beside the tarball (each listed in SHA256SUMS and checked like it, applied with `patch`
+after unpacking, part of the key): only the Windows build has one, the test-only
+decision Wine gets wrong (wine-interactive-session.patch says why). Go's own build cache lives
 beside it, so a rebuild after a recipe change takes seconds, not a minute. How
 the recipe was found: real-agent-notes.md in the project's reference folder, and
 tests/system/aliyun-assist/README.md.
@@ -44,7 +49,7 @@ RECIPE_FORMAT = 1
 VERSION_VARIABLE = "github.com/aliyun/aliyun_assist_client/agent/version.AssistVersion"
 
 # What a build runs (the `agent` and `system` parts of tests/deps.sh install them).
-BUILD_TOOLS = ("go", "unshare", "ip")
+BUILD_TOOLS = ("go", "unshare", "ip", "patch")
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class Recipe:
     tarball: str
     package: str  # what `go build` builds, relative to the source's top
     program: str  # the file it writes
-    env: tuple  # (name, value): offline, static, for Linux on amd64
+    env: tuple  # (name, value): offline, static, for the target system on amd64
+    patches: tuple = ()  # files beside the tarball, applied in order (patch -p1)
 
     @property
     def directory(self) -> str:
@@ -81,6 +87,17 @@ AGENT = Recipe(
     ),
 )
 
+# The same source for Windows, as the windows tier runs it under Wine: the vendor's
+# AliyunService program, with one test-only patch (the patch file says why).
+WINDOWS_AGENT = Recipe(
+    release=AGENT.release,
+    tarball=AGENT.tarball,
+    package=".",
+    program="aliyun_assist_service.exe",
+    env=tuple((name, "windows" if name == "GOOS" else value) for name, value in AGENT.env),
+    patches=("wine-interactive-session.patch",),
+)
+
 
 def cache_dir() -> Path:
     """Where builds are cached ($ASSIST_AGENT_CACHE overrides)."""
@@ -97,11 +114,13 @@ def build_agent(cache: Path | None = None, sources: Path = SOURCES, recipe: Reci
     place, so a killed build never leaves a half-made entry; a lock keeps two
     builders from working at once."""
     tarball, source_hash = read_source(sources, recipe.tarball)
+    patches = {name: read_source(sources, name) for name in recipe.patches}
+    hashes = {recipe.tarball: source_hash, **{name: digest for name, (_, digest) in patches.items()}}
     cache = Path(cache or cache_dir())
     _check_build_tools()
     toolchain = toolchain_version()
-    key = cache_key(recipe, source_hash, toolchain)
-    target = cache / ("aliyun-service-%s-%s" % (recipe.release, key))
+    key = cache_key(recipe, hashes, toolchain)
+    target = cache / ("%s-%s-%s" % (recipe.program.removesuffix(".exe"), recipe.release, key))
     if target.is_dir():
         return target / recipe.program
     cache.mkdir(parents=True, exist_ok=True)
@@ -117,8 +136,16 @@ def build_agent(cache: Path | None = None, sources: Path = SOURCES, recipe: Reci
             shutil.rmtree(scratch, ignore_errors=True)
         try:
             out = work / "out"
-            _build(recipe, tarball, source, out, work / "logs", gocache=cache / "gocache")
-            (out / "recipe.json").write_text(_describe(recipe, source_hash, toolchain) + "\n")
+            _build(
+                recipe,
+                tarball,
+                {name: data for name, (data, _) in patches.items()},
+                source,
+                out,
+                work / "logs",
+                gocache=cache / "gocache",
+            )
+            (out / "recipe.json").write_text(_describe(recipe, hashes, toolchain) + "\n")
             os.rename(out, target)
         finally:
             for scratch in (work, source):
@@ -127,12 +154,13 @@ def build_agent(cache: Path | None = None, sources: Path = SOURCES, recipe: Reci
 
 
 def read_source(sources: Path, name: str) -> tuple[bytes, str]:
-    """The agent's tarball `name` in `sources` and its sha256, checked (host.checked_source)."""
+    """The agent's tarball or patch `name` in `sources` and its sha256, checked (host.checked_source)."""
     return host.checked_source(sources, name, "the agent's source")
 
 
-def cache_key(recipe: Recipe, source_hash: str, toolchain: str) -> str:
-    return hashlib.sha256(_describe(recipe, source_hash, toolchain).encode()).hexdigest()[:12]
+def cache_key(recipe: Recipe, hashes: dict, toolchain: str) -> str:
+    """hashes: {file name: sha256} of the tarball and the recipe's patches."""
+    return hashlib.sha256(_describe(recipe, hashes, toolchain).encode()).hexdigest()[:12]
 
 
 def toolchain_version() -> str:
@@ -141,12 +169,12 @@ def toolchain_version() -> str:
     return done.stdout.strip()
 
 
-def _describe(recipe: Recipe, source_hash: str, toolchain: str) -> str:
+def _describe(recipe: Recipe, hashes: dict, toolchain: str) -> str:
     """What a build is made of, as the cache key hashes it (and recipe.json keeps it)."""
     return json.dumps(
         {
             "format": RECIPE_FORMAT,
-            "source": {recipe.tarball: source_hash},
+            "source": hashes,
             "recipe": repr(recipe),
             "ldflags": recipe.ldflags,
             "toolchain": toolchain,
@@ -183,14 +211,35 @@ def _go_env(recipe: Recipe, gocache: Path, gopath: Path, tmp: Path) -> dict:
     return env
 
 
-def _build(recipe: Recipe, tarball: bytes, scratch: Path, out: Path, logs: Path, gocache: Path) -> None:
-    """Unpack the source under `scratch` and build the program into out/, offline."""
+def _build(recipe: Recipe, tarball: bytes, patches: dict, scratch: Path, out: Path, logs: Path, gocache: Path) -> None:
+    """Unpack the source under `scratch`, apply the patches (their bytes, checked) and
+    build the program into out/, offline. patches: {file name: bytes}, in the recipe's order."""
     top = _unpack(tarball, scratch, recipe.directory)
     env = _go_env(recipe, gocache, scratch / "gopath", scratch / "tmp")
     for made in (out, logs, scratch / "tmp"):
         made.mkdir(parents=True)
+    for name, data in patches.items():
+        _patch(top, name, data, logs / f"{name}.log")
     argv = ["go", "build", "-ldflags", recipe.ldflags, "-o", str(out / recipe.program), recipe.package]
     _step(offline.command(argv), top, logs / "go-build.log", env=env, timeout=1200)
+
+
+def _patch(top: Path, name: str, data: bytes, log: Path) -> None:
+    """Apply one patch to the unpacked source; one that does not apply cleanly stops the build."""
+    proc = subprocess.run(
+        ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch"],
+        cwd=top,
+        input=data,
+        capture_output=True,
+        timeout=60,
+        env=_clean_env(),
+    )
+    log.write_bytes(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "building the agent: %s does not apply to %s (patch exited %d):\n%s"
+            % (name, top.name, proc.returncode, log.read_text(errors="replace")[-2000:])
+        )
 
 
 def _unpack(tarball: bytes, into: Path, directory: str) -> Path:

@@ -20,6 +20,7 @@ what is missing.
 import concurrent.futures
 import contextlib
 import dataclasses
+import os
 import re
 import sys
 import time
@@ -32,13 +33,29 @@ from tests.system import agent_build, cleanup, host, roots, upstart_build, vendo
 from tests.system.container import Container, python_binds
 
 KINDS = ("systemd", "sysvinit", "upstart", "upstart-0.6.5")
+# The other systemd releases fleets run (Debian 11's and 13's; "systemd" is Debian 12's
+# 252), booted by test_systemd_releases.py after the four above.
+SYSTEMD_RELEASES = ("systemd-247", "systemd-257")
 # The init system each kind runs, and the UpStart release of the UpStart kinds.
 INIT = {"systemd": "systemd", "sysvinit": "sysvinit", "upstart": "upstart", "upstart-0.6.5": "upstart"}
+INIT.update(dict.fromkeys(SYSTEMD_RELEASES, "systemd"))
 UPSTART_RELEASE = {"upstart": "1.13.2", "upstart-0.6.5": "0.6.5"}
 # The debootstrap root each kind starts from (UpStart's programs go over sysvinit's).
 ROOT = {"systemd": "systemd", "sysvinit": "sysvinit", "upstart": "sysvinit", "upstart-0.6.5": "sysvinit"}
-MINION_ID = {kind: f"sys-{kind}" for kind in KINDS}
-NAMES = {kind: cleanup.machine_name(kind) for kind in KINDS}
+ROOT.update({kind: kind for kind in SYSTEMD_RELEASES})
+# The other releases' minions are outside the "sys-*" the other files target: they are
+# gone, with their containers, when those files run.
+MINION_ID = {kind: f"sys-{kind}" for kind in KINDS} | {kind: f"rel-{kind}" for kind in SYSTEMD_RELEASES}
+NAMES = {kind: cleanup.machine_name(kind) for kind in KINDS + SYSTEMD_RELEASES}
+# Debian 11's C library (2.31) is older than the one the host's Python needs. In that
+# root the minion's Python runs on the host's C library, bound read-only at HOST_LIBS
+# and loaded by the host's own loader, through the small program HOST_PYTHON; every
+# program it starts (systemctl, the agent) is the root's own. The stand-in watchdog
+# runs on the root's own python3 there: under the loader its command line would not
+# name its program first, as a watchdog's does.
+ON_HOST_LIBC = ("systemd-247",)
+HOST_LIBS = "/opt/assist-host-libs"
+HOST_PYTHON = "/usr/local/bin/assist-host-python"
 MINION_CONF = "/etc/salt-test"
 # The same source built as a later release (only the version it reports differs): the
 # agent updated in place (test_vendor_agent.py), and put back after tests remove it.
@@ -90,7 +107,21 @@ class Box:
         self.minion_id = MINION_ID[kind]
         self.unit = None  # systemd: the client's unit, as the vendor's installer named it
         ports = (master.config["ret_port"], master.config["publish_port"])
-        self.container = Container(self.init, root, NAMES[kind], binds_ro=python_binds(), relay_ports=ports)
+        binds = python_binds()
+        self.python = self.watchdog_python = sys.executable
+        if kind in ON_HOST_LIBC:
+            binds.append((os.path.dirname(os.path.realpath("/lib64/ld-linux-x86-64.so.2")), HOST_LIBS))
+            self.python, self.watchdog_python = HOST_PYTHON, "/usr/bin/python3"
+            self._write_host_python()
+        self.container = Container(self.init, root, NAMES[kind], binds_ro=binds, relay_ports=ports)
+
+    def _write_host_python(self):
+        """HOST_PYTHON in the root: this Python, on the host's C library (ON_HOST_LIBC)."""
+        program = self.file(HOST_PYTHON)
+        program.parent.mkdir(parents=True, exist_ok=True)
+        loader = f"{HOST_LIBS}/ld-linux-x86-64.so.2"
+        program.write_text(f'#!/bin/sh\nexec {loader} --library-path {sys.base_prefix}/lib:{HOST_LIBS} {sys.executable} "$@"\n')
+        program.chmod(0o755)
 
     def install_agent(self):
         """The vendor's agent, the vendor's way (tests/system/vendor_agent.py), in the
@@ -125,7 +156,11 @@ class Box:
         insserv's dependency order (.depend.start), which links made by hand alone do
         not enter."""
         fakeagent.install_watchdog(
-            self.root, init=self.init, runtime_root="/", python=sys.executable, client_unit=self.unit or fakeagent.CLIENT_UNIT
+            self.root,
+            init=self.init,
+            runtime_root="/",
+            python=self.watchdog_python,
+            client_unit=self.unit or fakeagent.CLIENT_UNIT,
         )
         if self.init == "systemd":
             self.run("systemctl", "daemon-reload", check=True)
@@ -176,7 +211,7 @@ class Box:
         self.start_minion()
 
     def start_minion(self):
-        self.run(f"{sys.prefix}/bin/salt-minion", "-c", MINION_CONF, "-d", check=True)
+        self.run(self.python, f"{sys.prefix}/bin/salt-minion", "-c", MINION_CONF, "-d", check=True)
 
     def wait_answering(self):
         # A ping published before the minion has subscribed is lost: ask often, briefly.
@@ -229,29 +264,35 @@ class Box:
         return (self.root / "usr/local/share/assist-daemon/assist_daemon").exists()
 
 
+def boot_boxes(kinds, images, salt_master, salt_cli, tmp_path_factory, stack):
+    """Containers of these kinds booted (one after the other) with the vendor's agent
+    installed, minions answering and synced; each stopped and removed when the stack
+    closes. The minions start while the next container boots: they take longer than a
+    boot."""
+    booted = {}
+    for kind in kinds:
+        root = tmp_path_factory.mktemp(kind[:3]) / "root"
+        roots.unpack_root(images["roots"][ROOT[kind]], root)
+        stack.callback(roots.remove_root, root)
+        if INIT[kind] == "upstart":
+            roots.make_upstart_root(root, images["upstart"][UPSTART_RELEASE[kind]], f"assist-{kind}")
+        vendor_agent.stage(root, images["agent"], INIT[kind])
+        box = Box(kind, root, salt_master)
+        box.write_minion_config()
+        stack.callback(box.container.stop)
+        box.container.boot()
+        box.install_agent()
+        box.start_minion()
+        booted[kind] = box
+    for box in booted.values():
+        box.wait_answering()
+    ret = salt_cli.run("-L", "saltutil.sync_all", minion_tgt=",".join(box.minion_id for box in booted.values()))
+    assert ret.returncode == 0, ret
+    return booted
+
+
 @pytest.fixture(scope="session")
 def boxes(images, salt_master, salt_cli, tmp_path_factory):
-    """Every container booted (one after the other) with the vendor's agent installed,
-    minions answering and synced. The minions start while the next container boots:
-    they take longer than a boot."""
-    booted = {}
+    """The four init systems, each in its container (boot_boxes)."""
     with contextlib.ExitStack() as stack:
-        for kind in KINDS:
-            root = tmp_path_factory.mktemp(kind[:3]) / "root"
-            roots.unpack_root(images["roots"][ROOT[kind]], root)
-            stack.callback(roots.remove_root, root)
-            if INIT[kind] == "upstart":
-                roots.make_upstart_root(root, images["upstart"][UPSTART_RELEASE[kind]], f"assist-{kind}")
-            vendor_agent.stage(root, images["agent"], INIT[kind])
-            box = Box(kind, root, salt_master)
-            box.write_minion_config()
-            stack.callback(box.container.stop)
-            box.container.boot()
-            box.install_agent()
-            box.start_minion()
-            booted[kind] = box
-        for box in booted.values():
-            box.wait_answering()
-        ret = salt_cli.run("saltutil.sync_all", minion_tgt="sys-*")
-        assert ret.returncode == 0, ret
-        yield booted
+        yield boot_boxes(KINDS, images, salt_master, salt_cli, tmp_path_factory, stack)

@@ -262,12 +262,12 @@ class Container:
 
 
 def _bind_spec(bind) -> str:
-    """A path, bound at the same path inside."""
-    path = str(bind)
+    """A path, bound at the same path inside; or (host path, path inside)."""
+    paths = [str(path) for path in bind] if isinstance(bind, tuple) else [str(bind)]
     # nspawn splits its --bind argument on ':'.
-    if ":" in path or not path.startswith("/"):
+    if any(":" in path or not path.startswith("/") for path in paths):
         raise ValueError("bind paths must be absolute and free of ':': %r" % (bind,))
-    return path
+    return ":".join(paths)
 
 
 def _nspawn_env() -> dict:

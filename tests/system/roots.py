@@ -4,7 +4,10 @@
     unpack_root(tarball, tmp / "root")
     make_upstart_root(tmp / "root", build_upstart(["1.13.2"])["1.13.2"], "assist-upstart")
 
-systemd and sysvinit roots come from debootstrap (about a minute each, once);
+systemd and sysvinit roots come from debootstrap (about a minute each, once): Debian 12
+(bookworm), and for the systemd releases fleets also run, systemd 247 from Debian 11
+(bullseye) and systemd 257 from Debian 13 (trixie), from the same mirror (this
+machine's apt sources);
 an UpStart root is made from an unpacked sysvinit root on every run (a few
 seconds), with UpStart's programs over sysvinit's and a few jobs that stand in
 for the boot chain Ubuntu had (tests/system/upstart/jobs).
@@ -26,15 +29,28 @@ from tests.system.apt_sources import debian_mirror
 from tests.system.cleanup import remove_dead_builds, remove_tree
 from tests.system.procs import read_text
 
-SUITE = "bookworm"
-KINDS = ("systemd", "sysvinit")
+# The Debian release each kind is bootstrapped from.
+SUITES = {"systemd": "bookworm", "sysvinit": "bookworm", "systemd-247": "bullseye", "systemd-257": "trixie"}
+KINDS = tuple(SUITES)
 
-# debootstrap --include lists per kind.  libssl3: the host Python's `ssl`
-# module needs it when the interpreter is bind-mounted and run inside.
+# debootstrap --include lists per kind.  libssl3 (trixie: libssl3t64), and trixie's
+# libffi8 (its minbase lacks it): the host Python's `ssl` and `ctypes` need them when
+# the interpreter is bind-mounted and run on the root's own libraries. Bullseye's C
+# library is older than the one the host Python needs: there it runs on the host's
+# libraries (tests/system/conftest.py, ON_HOST_LIBC), and the stand-in watchdog on the
+# root's own python3.
 PACKAGES = {
     "systemd": ["systemd", "systemd-sysv", "dbus", "libssl3", "procps"],
     "sysvinit": ["sysvinit-core", "procps", "libssl3"],
+    "systemd-247": ["systemd", "systemd-sysv", "dbus", "procps", "python3-minimal"],
+    "systemd-257": ["systemd", "systemd-sysv", "dbus", "libssl3t64", "libffi8", "procps"],
 }
+
+
+def init_of(kind: str) -> str:
+    """The init system of a root kind: systemd-247 is systemd."""
+    return kind.split("-")[0]
+
 
 # Bump when the fix-ups below change, so old cached tarballs are not reused.
 ROOT_FORMAT = 3
@@ -77,9 +93,9 @@ def root_tarball_path(kind: str, cache: Path | None = None) -> Path:
     """Cache path for a kind: keyed by suite, sorted packages, fix-up format."""
     if kind not in KINDS:
         raise ValueError("kind must be one of %s, not %r" % (KINDS, kind))
-    key = "%s|%s|%d" % (SUITE, ",".join(sorted(PACKAGES[kind])), ROOT_FORMAT)
+    key = "%s|%s|%d" % (SUITES[kind], ",".join(sorted(PACKAGES[kind])), ROOT_FORMAT)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return Path(cache or cache_dir()) / ("%s-%s-%s.tar.zst" % (SUITE, kind, digest))
+    return Path(cache or cache_dir()) / ("%s-%s-%s.tar.zst" % (SUITES[kind], init_of(kind), digest))
 
 
 def build_root(kind: str, cache: Path | str | None = None, mirror: str | None = None) -> Path:
@@ -152,7 +168,7 @@ def _debootstrap(kind: str, root: Path, mirror: str, log: Path) -> None:
         "debootstrap",
         "--variant=minbase",
         "--include=" + ",".join(PACKAGES[kind]),
-        SUITE,
+        SUITES[kind],
         str(root),
         mirror,
     ]
@@ -179,7 +195,7 @@ def fix_up_root(kind: str, root: Path) -> None:
     """Make a fresh root boot quickly and quietly in nspawn."""
     _set_hostname(root, "assist-" + kind)
     _drop_apt_caches(root)
-    if kind == "systemd":
+    if init_of(kind) == "systemd":
         _fix_up_systemd(root)
     else:
         _fix_up_sysvinit(root)
@@ -264,7 +280,8 @@ def verify_root(kind: str, root: Path) -> None:
     """Check a root really has the init system it claims to have."""
     init = read_in_root(root, "/sbin/init")
     has_systemd = _exists_in_root(root, "/lib/systemd/systemd")
-    if not _exists_in_root(root, "/usr/lib/x86_64-linux-gnu/libssl.so.3") and not list(root.glob("usr/lib/*/libssl.so.3")):
+    wants_ssl = any(package.startswith("libssl3") for package in PACKAGES[kind])
+    if wants_ssl and not list(root.glob("usr/lib/*/libssl.so.3")):
         raise RuntimeError("%s root lacks libssl3" % kind)
     if kind == "sysvinit":
         if b"sysvinit" not in init:

@@ -60,15 +60,45 @@ def test_a_tarball_that_differs_from_its_sha256_is_refused_before_anything_is_bu
 
 def test_changing_the_recipe_changes_the_cache_key_so_the_next_run_builds_again():
     _, source_hash = agent_build.read_source(agent_build.SOURCES, agent_build.AGENT.tarball)
+    hashes = {agent_build.AGENT.tarball: source_hash}
     toolchain = "go version go1.19.8 linux/amd64"
-    key = agent_build.cache_key(agent_build.AGENT, source_hash, toolchain)
-    assert key == agent_build.cache_key(agent_build.AGENT, source_hash, toolchain)
+    key = agent_build.cache_key(agent_build.AGENT, hashes, toolchain)
+    assert key == agent_build.cache_key(agent_build.AGENT, hashes, toolchain)
     other_release = dataclasses.replace(agent_build.AGENT, release="2.2.3.579")
-    assert agent_build.cache_key(other_release, source_hash, toolchain) != key
+    assert agent_build.cache_key(other_release, hashes, toolchain) != key
     other_env = dataclasses.replace(agent_build.AGENT, env=agent_build.AGENT.env + (("GOAMD64", "v3"),))
-    assert agent_build.cache_key(other_env, source_hash, toolchain) != key
-    assert agent_build.cache_key(agent_build.AGENT, "0" * 64, toolchain) != key
-    assert agent_build.cache_key(agent_build.AGENT, source_hash, "go version go1.21.0 linux/amd64") != key
+    assert agent_build.cache_key(other_env, hashes, toolchain) != key
+    assert agent_build.cache_key(agent_build.AGENT, {agent_build.AGENT.tarball: "0" * 64}, toolchain) != key
+    assert agent_build.cache_key(agent_build.AGENT, hashes, "go version go1.21.0 linux/amd64") != key
+    # A patch is part of the build: another patch, or the same one changed, builds again.
+    patched = dataclasses.replace(agent_build.AGENT, patches=("a.patch",))
+    assert agent_build.cache_key(patched, dict(hashes, **{"a.patch": "1" * 64}), toolchain) != key
+    assert agent_build.cache_key(patched, dict(hashes, **{"a.patch": "1" * 64}), toolchain) != agent_build.cache_key(
+        patched, dict(hashes, **{"a.patch": "2" * 64}), toolchain
+    )
+
+
+def test_the_windows_build_is_the_same_source_for_windows_with_its_one_patch():
+    windows, linux = agent_build.WINDOWS_AGENT, agent_build.AGENT
+    assert (windows.release, windows.tarball) == (linux.release, linux.tarball)
+    assert dict(windows.env) == dict(linux.env, GOOS="windows")
+    assert windows.patches == ("wine-interactive-session.patch",) and linux.patches == ()
+    # The patch is checked like the tarball, and touches one file of the source.
+    text, _ = agent_build.read_source(agent_build.SOURCES, windows.patches[0])
+    assert [line for line in text.decode().splitlines() if line.startswith("+++ ")] == [
+        "+++ b/thirdparty/service/service_windows.go"
+    ]
+
+
+def test_a_patch_that_differs_from_its_sha256_is_refused_before_anything_is_built(tmp_path):
+    sources = tmp_path / "sources"
+    shutil.copytree(agent_build.SOURCES, sources)
+    patch = sources / agent_build.WINDOWS_AGENT.patches[0]
+    patch.write_text(patch.read_text().replace("len(os.Args) > 1", "len(os.Args) > 2"))
+    cache = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match=r"wine-interactive-session.patch has sha256 \w+, but SHA256SUMS says"):
+        agent_build.build_agent(cache=cache, sources=sources, recipe=agent_build.WINDOWS_AGENT)
+    assert not cache.exists()
 
 
 def test_the_offline_wrapper_refuses_to_start_a_program_where_more_than_loopback_exists(tmp_path):

@@ -1,7 +1,8 @@
 """The windows tier's machine: a Wine prefix of the session's own (a copy of the cached
 one, machine.py), its wineserver running in a network namespace with only loopback
-(wine.py), the project's wheel installed by the Windows Python's pip, and a real
-service AliyunService registered with Wine's service control manager.
+(wine.py), the project's wheel installed by the Windows Python's pip, and the vendor's
+own Windows agent (vendor_agent.py: built from the source the project keeps, installed
+by its own --install) as the service AliyunService of Wine's service control manager.
 
 Salt finds the project through the wheel's `salt.loader` entry point: the minion's
 file_roots hold only the state tree (salt/), pillar_roots the repository's pillar/,
@@ -21,6 +22,8 @@ import yaml
 
 from tests.conftest import REPO
 from tests.support.wheel import build_wheel
+from tests.system.agent_build import WINDOWS_AGENT, build_agent
+from tests.windows import vendor_agent
 from tests.windows.machine import cached_prefix, copy_prefix
 from tests.windows.wine import Machine, SaltCalls
 
@@ -93,11 +96,9 @@ class Windows:
         done = self.machine.run(["reg", "query", SERVICE_KEY, "/v", "Start"])
         return START_TYPES[int(re.search(r"Start\s+REG_DWORD\s+0x([0-9a-f]+)", done.stdout).group(1), 16)]
 
-    def service_log(self) -> list[tuple[int, str]]:
-        """(process id, event) for each start and stop the service program logged."""
-        path = self.machine.drive_c() / "assist-test" / "aliyun_service.log"
-        lines = path.read_text().splitlines() if path.exists() else []
-        return [(int(pid), event) for _, pid, event in (line.split() for line in lines)]
+    def agent_processes(self) -> list[int]:
+        """The agent's processes, as this host sees them (vendor_agent.processes)."""
+        return vendor_agent.processes(self.machine)
 
     # --------------------------------------------------------------- arranging a case
 
@@ -146,10 +147,12 @@ def minion_configs(machine: Machine) -> dict:
 def windows(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("windows")
     wheel = build_wheel(scratch)
+    agent = build_agent(recipe=WINDOWS_AGENT)
     machine = Machine(copy_prefix(cached_prefix(), scratch / "prefix"))
     windows = Windows(machine)
     try:
         machine.boot()
+        vendor_agent.prepare(machine)
         test_dir = machine.drive_c() / "assist-test"
         shutil.copytree(GUEST, test_dir, ignore=shutil.ignore_patterns("__pycache__"))
         for name, config in minion_configs(machine).items():
@@ -159,7 +162,7 @@ def windows(tmp_path_factory):
         machine.python(
             "-m", "pip", "install", "--disable-pip-version-check", "--no-index", "--no-deps", machine.windows_path(wheel)
         )
-        machine.python(rf"{TEST_DIR}\aliyun_service.py", "--startup", "auto", "install")
+        vendor_agent.install(machine, agent)
         yield windows
     finally:
         if windows.calls is not None:

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist
+from tests.unit.conftest import assist, assist_init, assist_policy
 
 # (call, how the service is before it, what Salt's win_service answered): the answer,
 # or ("error", message) for a CommandExecutionError. States: "missing", or
@@ -62,9 +62,15 @@ class FakeServices:
     def available(self, name):
         return self.exists and name == self.name
 
+    exit_code = 0  # Status_ExitCode: 1067 after a crash (ERROR_PROCESS_ABORTED)
+
     def info(self, name):
         self._open(name)
-        return {"StartType": self.start_type, "Status": "Running" if self.running else "Stopped"}
+        return {
+            "StartType": self.start_type,
+            "Status": "Running" if self.running else "Stopped",
+            "Status_ExitCode": self.exit_code,
+        }
 
     def enabled(self, name):
         return self.info(name)["StartType"] == "Auto"
@@ -267,3 +273,117 @@ def test_a_failing_service_call_is_an_error(services, configure_loader_modules):
     assist.__salt__["service.stop"] = lambda name: False
     with pytest.raises(CommandExecutionError, match="stopping AliyunService failed: Salt's service.stop returned False"):
         assist.stop()
+
+
+# ------------------------------------------------------------------ recovery actions
+# Wine 8.0 neither stores recovery actions nor restarts a crashed service (and says
+# RUNNING for a killed one): these hold the decisions to Microsoft's documentation
+# (docs/windows.md names it). SERVICE_FAILURE_ACTIONS: a failure is a process that ends
+# without reporting SERVICE_STOPPED (its exit code ERROR_PROCESS_ABORTED, 1067); the
+# Nth failure takes action N, the last one repeating. StartService refuses a Disabled
+# service (ERROR_SERVICE_DISABLED); ControlService cannot stop a stopped one.
+
+VENDORS_ACTIONS = {"ResetPeriod": 86400, "RebootMsg": None, "Command": None, "Actions": ((1, 180000), (1, 180000), (1, 10800000))}
+
+
+class FakePywin32:
+    """pywin32's win32service and pywintypes, as far as the backend asks them."""
+
+    SC_MANAGER_CONNECT, SERVICE_QUERY_CONFIG, SERVICE_CONFIG_FAILURE_ACTIONS = 1, 1, 2
+
+    class error(Exception):  # noqa: N801  pywintypes.error
+        def __init__(self, winerror, funcname, strerror):
+            super().__init__(winerror, funcname, strerror)
+            self.winerror, self.funcname, self.strerror = winerror, funcname, strerror
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.asked = []
+
+    def OpenSCManager(self, *args):  # noqa: N802
+        return "manager"
+
+    def OpenService(self, manager, name, access):  # noqa: N802
+        self.asked.append(name)
+        return "service"
+
+    def CloseServiceHandle(self, handle):  # noqa: N802
+        pass
+
+    def QueryServiceConfig2(self, handle, level):  # noqa: N802
+        assert level == self.SERVICE_CONFIG_FAILURE_ACTIONS
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+def pywin32():
+    fake = FakePywin32(VENDORS_ACTIONS)
+    with mock.patch.dict("sys.modules", {"win32service": fake, "pywintypes": fake}):
+        yield fake
+
+
+def crash(services):
+    services.running, services.exit_code = False, 1067
+
+
+def test_a_crashed_service_with_the_vendors_recovery_is_a_restart_pending(services, pywin32):
+    crash(services)
+    client = assist.status()["client"]
+    assert (client["running"], client["restart_pending"]) == (False, True)
+    assert pywin32.asked == ["AliyunService"]
+
+
+def test_the_recovery_actions_read_as_the_service_manager_holds_them(services, pywin32):
+    backend = assist_init.assist_windows.Windows.__new__(assist_init.assist_windows.Windows)
+    backend.cfg = {"windows_service": "AliyunService"}
+    assert backend.recovery() == {
+        "actions": [
+            {"action": "restart", "delay_seconds": 180},
+            {"action": "restart", "delay_seconds": 180},
+            {"action": "restart", "delay_seconds": 10800},
+        ],
+        "reset_seconds": 86400,
+    }
+    pywin32.answer = FakePywin32.error(124, "QueryServiceConfig2", "Invalid level.")  # Wine 8.0's answer
+    assert backend.recovery() == {"unknown": "the service manager did not say: QueryServiceConfig2: Invalid level. (error 124)"}
+
+
+@pytest.mark.parametrize(
+    "why, change",
+    [
+        ("stopped cleanly (exit code 0)", lambda services, pywin32: setattr(services, "exit_code", 0)),
+        ("no recovery actions", lambda services, pywin32: setattr(pywin32, "answer", dict(VENDORS_ACTIONS, Actions=()))),
+        (
+            "actions that do not restart",
+            lambda services, pywin32: setattr(pywin32, "answer", dict(VENDORS_ACTIONS, Actions=((0, 0),))),
+        ),
+        ("Disabled, which no start passes", lambda services, pywin32: setattr(services, "start_type", "Disabled")),
+        ("the actions unknown (Wine)", lambda services, pywin32: setattr(pywin32, "answer", FakePywin32.error(124, "Q", "x"))),
+    ],
+)
+def test_no_restart_is_pending_when(services, pywin32, why, change):
+    crash(services)
+    change(services, pywin32)
+    client = assist.status()["client"]
+    assert (client["running"], client["restart_pending"]) == (False, False), why
+
+
+def test_the_audit_does_not_call_a_crashed_service_compliant_with_dead(services, pywin32):
+    crash(services)
+    drift = assist_policy.drift(
+        {"client": "dead", "daemon": "absent", "enable": None},
+        {"client": "restart pending", "daemon": "absent", "enable": True},
+        watchdog=False,
+    )
+    assert drift == ["client is down and its init system will restart it, policy says dead"]
+
+
+def test_stop_of_a_crashed_service_sets_disabled_so_the_recovery_cannot_start_it(services, pywin32):
+    crash(services)
+    ret = assist.stop()
+    assert ret["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
+    assert services.calls == [("modify", "disabled")]  # Salt's service.disable
+    assert services.start_type == "Disabled" and services.running is False
+    assert assist.status()["client"]["restart_pending"] is False
