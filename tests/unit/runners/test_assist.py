@@ -21,7 +21,17 @@ runner = load_source("assist_runner", REPO / "_runners" / "assist.py")
 @pytest.fixture
 def configure_loader_modules(tmp_path):
     return {
-        runner: {"__opts__": {"cachedir": str(tmp_path), "assist_enforce_interval": 30}, "__context__": {}},
+        runner: {
+            "__opts__": {
+                "cachedir": str(tmp_path),
+                "assist_enforce_interval": 30,
+                # What the report and enforce hand Salt's LocalClient (answered by Client here).
+                "conf_file": str(tmp_path / "master"),
+                "timeout": 5,
+                "gather_job_timeout": 5,
+            },
+            "__context__": {},
+        },
     }
 
 
@@ -111,18 +121,62 @@ def test_rows_hold_the_same_keys_for_every_minion_for_the_table_outputter():
         ({"tgt": ""}, "tgt is ''"),
     ],
 )
-def test_bad_report_arguments_are_named(kwargs, named):
-    arguments = dict(tgt="*", tgt_type="glob", timeout=None, gather_job_timeout=None, strict=False, by_minion=False)
-    arguments.update(kwargs)
-    assert named in runner._report_arguments(**arguments)
+def test_bad_report_arguments_are_named(configure_loader_modules, publish, kwargs, named):
+    ret = runner.report(**{"tgt": "*", **kwargs})
+    assert named in ret["error"] and ret["error"].endswith("; nothing was published")
+    assert ret["retcode"] == 2 and publish == []
 
 
-def test_the_known_target_types_are_the_masters():
-    message = runner._report_arguments("*", "bogus", None, None, False, False)
+class Client:
+    """Salt's LocalClient as report and enforce use it, publishing to no minion: the calls
+    it was given, in ``published``."""
+
+    def __init__(self, published):
+        self.published = published
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def cmd_iter(self, tgt, fun, **kwargs):
+        self.published.append((tgt, fun, kwargs["tgt_type"]))
+        return iter([{"minions": []}])
+
+    def cmd_async(self, tgt, fun, arg, tgt_type):
+        self.published.append((tgt, fun, tgt_type))
+        return f"2026{len(self.published):016d}"
+
+
+@pytest.fixture
+def publish(monkeypatch):
+    """What report and enforce publish (nothing reaches a minion)."""
+    published = []
+    monkeypatch.setattr(runner.salt.client, "get_local_client", lambda *a, **k: Client(published))
+    return published
+
+
+def usage_error(**arguments):
+    return runner.report(**{"tgt": "*", **arguments}).get("error")
+
+
+def test_the_known_target_types_are_the_masters(configure_loader_modules, publish):
+    message = usage_error(tgt_type="bogus")
     for known in ("glob", "list", "grain", "compound", "nodegroup", "pillar"):
         assert known in message
     for known in ("glob", "list", "grain", "compound", "nodegroup", "pillar", "pcre", "ipcidr"):
-        assert runner._report_arguments("*", known, None, None, False, False) is None
+        assert usage_error(tgt_type=known) is None
+    assert [tgt_type for _, _, tgt_type in publish] == [
+        "glob",
+        "list",
+        "grain",
+        "compound",
+        "nodegroup",
+        "pillar",
+        "pcre",
+        "ipcidr",
+    ]
 
 
 def test_the_report_takes_exactly_the_target_types_the_masters_matcher_dispatches(tmp_path, caplog):
@@ -132,7 +186,7 @@ def test_the_report_takes_exactly_the_target_types_the_masters_matcher_dispatche
     opts.update(pki_dir=str(tmp_path / "pki"), cachedir=str(tmp_path / "cache"), minion_data_cache=False)
     (tmp_path / "pki" / "minions").mkdir(parents=True)
     matcher = salt.utils.minions.CkMinions(opts)
-    taken = runner._report_arguments("*", "bogus", None, None, False, False).split("use one of ")[1].split(", ")
+    taken = usage_error(tgt_type="bogus").split("use one of ")[1].split("; nothing")[0].split(", ")
 
     def dispatched(tgt_type):
         caplog.clear()
@@ -142,7 +196,7 @@ def test_the_report_takes_exactly_the_target_types_the_masters_matcher_dispatche
 
     assert [tgt_type for tgt_type in taken if not dispatched(tgt_type)] == []
     assert not dispatched("bogus")
-    assert runner._report_arguments("*", "cache", None, None, False, False)  # a helper of the grain and pillar types
+    assert usage_error(tgt_type="cache")  # a helper of the grain and pillar types
 
 
 # --------------------------------------------------------------------------- rollout
@@ -227,15 +281,30 @@ def test_a_silent_minion_refuses_the_plan_and_says_how_to_leave_it_out():
 # --------------------------------------------------------------------------- enforce
 
 
-def test_one_state_run_per_minion_per_interval(monkeypatch):
+@pytest.fixture
+def accepted(monkeypatch):
+    """Every minion id is an accepted key (the master's CkMinions, answered here)."""
+    monkeypatch.setattr(
+        runner.salt.utils.minions,
+        "CkMinions",
+        lambda opts: type("K", (), {"check_minions": lambda self, tgt, _: {"minions": [tgt]}})(),
+    )
+
+
+def test_one_state_run_per_minion_per_interval(configure_loader_modules, accepted, publish, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(runner.time, "time", lambda: now[0])
-    assert runner._claim("web-1", 30) is None
+    assert runner.enforce("web-1")["published"]
     now[0] += 10
-    assert runner._claim("web-1", 30) == 10.0
-    assert runner._claim("db-1", 30) is None  # each minion has its own turn
+    assert runner.enforce("web-1") == {
+        "minion": "web-1",
+        "published": None,
+        "comment": "a state run was started 10.0 s ago; at most one every 30 s",
+    }
+    assert runner.enforce("db-1")["published"]  # each minion has its own turn
     now[0] += 20
-    assert runner._claim("web-1", 30) is None
+    assert runner.enforce("web-1")["published"]
+    assert publish == [(minion, "state.apply", "list") for minion in ("web-1", "db-1", "web-1")]
 
 
 _released = None  # a barrier each forked worker inherits
@@ -246,21 +315,23 @@ def _hold(barrier):
     _released = barrier
 
 
-def _claim_together(_):
-    _released.wait()
-    return [runner._claim(f"web-{number}", 30) for number in range(40)]
+def _enforce_together(_):
+    published = []
+    for number in range(200):
+        _released.wait()  # all eight at this minion's turn at once
+        published.append(runner.enforce(f"web-{number}")["published"] is not None)
+    return published
 
 
-def test_of_a_minions_turn_claimed_at_once_by_the_reactors_workers_one_is_taken():
+def test_of_a_minions_turn_claimed_at_once_by_the_reactors_workers_one_is_taken(configure_loader_modules, accepted, publish):
     # Processes forked with the loaded runner, released together: the lock lets one take
-    # the turn; each other sees the time it wrote (never an empty or stale file).
+    # the turn and publish; each other sees the time it wrote (never an empty or stale file).
     fork = multiprocessing.get_context("fork")
     barrier = fork.Barrier(8)
     with concurrent.futures.ProcessPoolExecutor(8, mp_context=fork, initializer=_hold, initargs=(barrier,)) as pool:
-        workers = list(pool.map(_claim_together, range(8)))
-    for answers in zip(*workers, strict=True):  # each minion's 8 answers
-        assert answers.count(None) == 1
-        assert all(0 <= age < 5 for age in answers if age is not None)
+        workers = list(pool.map(_enforce_together, range(8)))
+    for published in zip(*workers, strict=True):  # each minion's 8 answers
+        assert published.count(True) == 1
 
 
 def test_a_turn_that_cannot_be_kept_publishes_nothing_and_says_why(tmp_path, monkeypatch):
