@@ -13,7 +13,7 @@ MATRIX_VENVS := .venv-3006 .venv-3007
 # The system tier boots containers; it runs once, in `make test`, on the pinned release.
 MATRIX_TIERS := tests/unit tests/functional tests/integration
 
-.PHONY: check test docs unit functional integration system windows demo test-matrix bench clean
+.PHONY: check test docs unit functional integration system windows demo test-matrix bench count clean
 
 $(VENV)/.installed: pyproject.toml
 	$(DEPS) build
@@ -104,6 +104,11 @@ BENCH_ARGS ?=
 bench: $(VENV)/.installed
 	$(DEPS) unit redis bench
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# How many tests each tier holds, as pytest collects them (docs/testing.md keeps no count).
+TIERS := unit functional integration system windows support
+count: $(VENV)/.installed
+	@for tier in $(TIERS); do printf '%-12s ' "$$tier"; $(PY) -m pytest --collect-only -q -p no:cacheprovider tests/$$tier 2>/dev/null | tail -1; done
 
 clean:
 	rm -rf $(MATRIX_VENVS) .pytest_cache .hypothesis demo-work build/docs

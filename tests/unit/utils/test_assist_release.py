@@ -181,5 +181,6 @@ def test_every_loader_module_that_loads_helpers_is_of_this_release():
     }
     assert set(versions) >= {"_modules/assist.py", "_grains/assist.py"}
     assert {path: found and found.group(1) for path, found in versions.items()} == dict.fromkeys(versions, VERSION)
-    # The package's version is the helpers' (pyproject.toml reads it).
+    # The package's version is the helpers' (pyproject.toml reads it), and the changelog names it.
     assert 'version = {attr = "saltext.assist.utils.assist_release.VERSION"}' in (REPO / "pyproject.toml").read_text()
+    assert f"\n## {VERSION}\n" in (REPO / "CHANGELOG.md").read_text()
