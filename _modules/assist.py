@@ -356,6 +356,8 @@ def stop(remove_daemon=True, disable=False, test=False):
         # Down, but due to be started again: the init system's stop cancels that.
         pending = activity == "restart pending" and not pids
         if active or pids or pending:
+            if pending and backend.pending_stop_turns_boot_off and backend.enabled():
+                changes["enabled"] = {"old": True, "new": False}
             if not test:
                 assist_steps.stop_client(cfg, backend, active or pending)
             changes["client"] = {"old": "restart pending" if pending else "running", "new": "stopped"}

@@ -51,6 +51,9 @@ class Backend:
     setting = None  # the assist:lookup key that names the client's service (its unit, job or script)
     has_watchdog = False  # the watchdog exists on Linux only
     stop_warning = None
+    # Whether stopping a client whose restart is pending turns start at boot off: Windows
+    # cannot cancel a queued recovery restart, so its stop sets Disabled, which no start passes.
+    pending_stop_turns_boot_off = False
 
     def __init__(self, cfg, funcs, context, evidence):
         self.cfg, self.funcs, self.context, self.evidence = cfg, funcs, context, evidence

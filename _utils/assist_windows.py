@@ -33,6 +33,7 @@ class Windows(assist_backend.Backend):
     """
 
     name = "windows"
+    pending_stop_turns_boot_off = True
     setting = "windows_service"
     has_watchdog = False
     stop_warning = (

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import assist, assist_init, assist_policy
+from tests.unit.conftest import assist, assist_init
 
 # (call, how the service is before it, what Salt's win_service answered): the answer,
 # or ("error", message) for a CommandExecutionError. States: "missing", or
@@ -372,18 +372,26 @@ def test_no_restart_is_pending_when(services, pywin32, why, change):
 
 def test_the_audit_does_not_call_a_crashed_service_compliant_with_dead(services, pywin32):
     crash(services)
-    drift = assist_policy.drift(
-        {"client": "dead", "daemon": "absent", "enable": None},
-        {"client": "restart pending", "daemon": "absent", "enable": True},
-        watchdog=False,
-    )
-    assert drift == ["client is down and its init system will restart it, policy says dead"]
+    assist.__pillar__["assist"] = {"client": "dead", "daemon": "absent"}
+    audit = assist.audit()
+    assert audit["agent"]["client"] == "restart pending"
+    assert audit["drift"] == ["client is down and its init system will restart it, policy says dead"]
 
 
 def test_stop_of_a_crashed_service_sets_disabled_so_the_recovery_cannot_start_it(services, pywin32):
     crash(services)
+    predicted = assist.stop(test=True)
     ret = assist.stop()
-    assert ret["changes"] == {"client": {"old": "restart pending", "new": "stopped"}}
+    # Disabled is start at boot off: the changes say so, in test mode too.
+    assert (
+        ret["changes"]
+        == predicted["changes"]
+        == {
+            "enabled": {"old": True, "new": False},
+            "client": {"old": "restart pending", "new": "stopped"},
+        }
+    )
+    assert ret["comment"] == "Turned start at boot off, stopped the client"
     assert services.calls == [("modify", "disabled")]  # Salt's service.disable
     assert services.start_type == "Disabled" and services.running is False
     assert assist.status()["client"]["restart_pending"] is False
