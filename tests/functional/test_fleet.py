@@ -3,6 +3,7 @@ processes, under the default policy (no pillar: the agent runs, its watchdog sta
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import types
@@ -10,6 +11,8 @@ import types
 import pytest
 import salt.payload
 
+from tests.conftest import REPO
+from tests.functional.conftest import loaders_with
 from tests.support import fakeagent
 
 WATCHDOG_GONE = ["client is stopped, policy says running", "watchdog is absent, policy says present"]
@@ -125,3 +128,30 @@ def test_the_beacon_audits_while_a_job_other_than_a_state_runs(beacons, assist, 
     assist.stop()
     job_running("test.sleep")
     assert [what for what, _ in fire(beacon)] == ["drift"]
+
+
+@pytest.fixture(scope="module")
+def slower_group(minion_opts, tmp_path_factory):
+    """Loaders of a frozen minion whose group's pillar file changes the mine's period, as
+    docs/fleet.md tells an operator: the shipped pillar, with 15 minutes in frozen.sls."""
+    home = tmp_path_factory.mktemp("slower")
+    shutil.copytree(REPO / "pillar", home / "pillar")
+    with open(home / "pillar" / "assist" / "frozen.sls", "a", encoding="utf-8") as handle:
+        handle.write("schedule:\n  assist_mine:\n    minutes: 15\n")
+    (home / "minion").write_text("grains:\n  assist_policy: frozen\n")
+    return loaders_with(
+        minion_opts,
+        "slower",
+        conf_file=str(home / "minion"),
+        pillar_roots={"base": [str(home / "pillar")]},
+        cachedir=str(home / "cache"),
+    )
+
+
+def test_a_group_changes_the_period_of_its_mine_answers_in_its_own_pillar_file(slower_group, frozen, agent):
+    answer = slower_group.modules.assist.mine_audit()
+    assert answer["period"] == 900 and answer["audit"]["policy"]["client"] == "dead"
+    # Salt merges the group's file over mine.sls: the rest of the job stays as shipped.
+    job = slower_group.pillar["schedule"]["assist_mine"]
+    assert (job["function"], job["args"], job["splay"]) == ("mine.send", ["assist.mine_audit"], 60)
+    assert frozen.modules.assist.mine_audit()["period"] == 300
