@@ -36,3 +36,9 @@ def test_every_unit_test_file_is_in_the_place_of_the_module_it_tests():
         if path not in THE_TIERS_OWN and path not in places
     ]
     assert stray == [], "\n".join(stray)
+
+
+def test_the_execution_module_holds_the_verbs_and_stays_short():
+    """Its rules and shared steps live in _utils: a reader sees the verbs at a glance."""
+    lines = len((REPO / "_modules" / "assist.py").read_text().splitlines())
+    assert lines <= 550, f"_modules/assist.py has {lines} lines; move what is not a verb to a helper in _utils/"
