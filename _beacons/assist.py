@@ -46,6 +46,8 @@ import salt.utils.beacons
 log = logging.getLogger(__name__)
 
 __virtualname__ = "assist"
+# What Salt's loader serves; the other public names are parts its tests use.
+__all__ = ["validate", "beacon"]
 
 PAUSE_GRAIN = "assist_paused"
 # While a drift lasts, the seconds between two reminders: a lost event (a master restarting,
