@@ -5,11 +5,11 @@
 # script fails if any release fails.
 #
 #   sh tests/matrix.sh ".venv-3006 .venv-3007" "tests/unit tests/functional tests/integration" \
-#       ".venv-3007=tests/integration/test_syndic.py"
+#       ".venv-3007=tests/integration/test_syndic.py all=tests/integration/test_gitfs.py"
 #
-# The third argument, optional, names tests a leg leaves out because another run already
-# ran them as that leg would (VENV=TEST ...); each leg says what it leaves out and pytest
-# counts them as deselected.
+# The third argument, optional, names tests a leg leaves out (VENV=TEST, or all=TEST for
+# every leg; the Makefile's MATRIX_LEAVE_OUT gives each one's reason); each leg says
+# what it leaves out and pytest counts them as deselected.
 set -u
 venvs=$1
 tiers=$2
@@ -24,9 +24,9 @@ for venv in $venvs; do
         echo "== salt $($py -c 'import salt.version; print(salt.version.__version__)') ($venv)"
         left_out=""
         for entry in $already_run; do
-            if [ "${entry%%=*}" = "$venv" ]; then
+            if [ "${entry%%=*}" = "$venv" ] || [ "${entry%%=*}" = all ]; then
                 left_out="$left_out --deselect=${entry#*=}"
-                echo "== $venv leaves out ${entry#*=}: already run on these daemons"
+                echo "== $venv leaves out ${entry#*=} (the Makefile's MATRIX_LEAVE_OUT says why)"
             fi
         done
         # Its own basetemp: the two pytest sessions never share or clean each other's.
