@@ -96,9 +96,12 @@ windows: $(VENV)/.installed
 #   place, test_upgrade.py shows on every release;
 # - the two-master drift tests (the reactor's runs, a lost event): the release-bound part
 #   of a shared cache, a key deleted on one master (3006 and 3007 flush the others'
-#   minions), runs on every release, the reactor's side in `make test`.
+#   minions), runs on every release, the reactor's side in `make test`;
+# - fifty stop/start cycles under a live watchdog: a soak of the module's own logic and
+#   the fake agent, which no Salt release changes (the rest of the tier runs on each).
 SHARED_CACHE := tests/integration/test_shared_cache.py
 MATRIX_LEAVE_OUT := .venv-3007=tests/integration/test_syndic.py all=tests/integration/test_gitfs.py \
+	all=tests/functional/test_reliability.py::test_fifty_stop_start_cycles_under_a_live_watchdog \
 	all=$(SHARED_CACHE)::test_a_drift_with_two_masters_is_put_back_by_each_once \
 	all=$(SHARED_CACHE)::test_a_drift_whose_event_is_lost_is_put_back_after_the_masters_return
 

@@ -58,6 +58,10 @@ class WindowsCommandError(RuntimeError):
     pass
 
 
+# What Wine's launcher says when it could not start a program (ShellExecuteEx failed).
+WINE_COULD_NOT_START = "Application could not be started, or no application associated with the specified file."
+
+
 class Machine:
     def __init__(self, prefix: Path):
         self.prefix = Path(prefix)
@@ -94,10 +98,16 @@ class Machine:
         made Unix'. With output=False it goes to /dev/null: wineboot starts services,
         which would otherwise hold our pipes open as long as they run."""
         pipe = subprocess.PIPE if output else subprocess.DEVNULL
-        proc = subprocess.run(
-            self.command(["wine", *argv]), env=self.env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, timeout=timeout
-        )
-        out, err = ((stream or b"").decode("utf-8", "replace").replace("\r\n", "\n") for stream in (proc.stdout, proc.stderr))
+        for attempt in range(3):
+            proc = subprocess.run(
+                self.command(["wine", *argv]), env=self.env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, timeout=timeout
+            )
+            out, err = ((stream or b"").decode("utf-8", "replace").replace("\r\n", "\n") for stream in (proc.stdout, proc.stderr))
+            # Under load Wine's launcher now and then fails to start a program at all (seen
+            # with `reg query` in CI): the program never ran, so it is started again.
+            if WINE_COULD_NOT_START not in out + err or attempt == 2:
+                break
+            time.sleep(1)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if check and done.returncode != 0:
             raise WindowsCommandError("`wine %s` exited %d: %s" % (" ".join(argv), done.returncode, (err + out)[-3000:]))
