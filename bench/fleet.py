@@ -13,11 +13,13 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 
-from common import BIN, REPO, log, timed
+from common import BENCH, BIN, REPO, log, timed
 from saltfactories.manager import FactoriesManager
 from saltfactories.plugins.event_listener import EventListener
 from saltfactories.plugins.log_server import LogServer
@@ -211,21 +213,27 @@ class Fleet:
 
     def salt_run(self, argv, timeout=300):
         """Run salt-run on the master (the runner runs in that process); the finished
-        process, with its peak RSS in MB as `.peak_mb` (from wait4's rusage)."""
+        process, with salt-run's own peak RSS in MB as `.peak_mb` (None if it was
+        killed), read by bench/peak.py, which starts it; both are killed after
+        `timeout` seconds."""
         argv = [str(BIN / "salt-run"), f"--config-dir={self.master.config_dir}", "--out=json", *argv]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        killer = threading.Timer(timeout, process.kill)
+        peak_file = self.work / "salt-run.peak"
+        peak_file.unlink(missing_ok=True)
+        launcher = [sys.executable, "-S", str(BENCH / "peak.py"), str(peak_file), *argv]
+        process = subprocess.Popen(
+            launcher, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+        killer = threading.Timer(timeout, kill_group, (process.pid,))
         killer.start()
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
                 out, err = pool.submit(process.stdout.read), pool.submit(process.stderr.read)
                 stdout, stderr = out.result().decode(), err.result().decode()
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-        done.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
+        done.peak_mb = int(peak_file.read_text()) / 1024 if peak_file.exists() else None  # KB on Linux
         return done
 
     def run(self, argv, check):
@@ -264,6 +272,12 @@ class Fleet:
         self.agents.clear()
         while self.started:
             self.started.pop().stop()
+
+
+def kill_group(pid):
+    """SIGKILL to a process group (started in a session of its own), if it still lives."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def expect_answers(names, function, returns, done, check):
