@@ -202,9 +202,11 @@ def growth_row(by_size):
     )
 
 
-def grow_and_measure(fleet, settings, at_size=None):
-    """Rows for every fleet size; at_size(size, names) runs in between (highstate at 1).
-    A size that fails ends the growth with an error row; the sizes before it keep theirs."""
+def grow_and_measure(fleet, settings, at_size=None, fanout=True):
+    """Rows for every fleet size; at_size(size, names) runs after each size's fan-out
+    (CPU per job and highstate at 1, the cached report at the largest) and its rows
+    follow. Without `fanout`, the fleet only grows, for at_size. A size that fails ends
+    the growth with an error row; the sizes before it keep theirs."""
     rows, names, by_size = [], [], {}
     largest = max(settings.fanout_sizes)
     for size in settings.fanout_sizes:
@@ -212,10 +214,9 @@ def grow_and_measure(fleet, settings, at_size=None):
             new = [f"bench-{n:03d}" for n in range(len(names) + 1, size + 1)]
             fleet.add_minions(new)
             names += new
-            if at_size:
-                rows += at_size(size, names)
-            log(f"fan-out on {size} minion(s): {', '.join(FUNCTIONS)}")
-            samples, failed = measure(fleet, names, FUNCTIONS, settings.fanout_reps)
+            if fanout:
+                log(f"fan-out on {size} minion(s): {', '.join(FUNCTIONS)}")
+                by_size[size], failed = measure(fleet, names, FUNCTIONS, settings.fanout_reps)
         except Exception as exc:
             log(f"fan-out on {size} minions failed:\n{traceback.format_exc()}")
             rows.append(
@@ -231,10 +232,13 @@ def grow_and_measure(fleet, settings, at_size=None):
                 )
             )
             break
-        by_size[size] = samples
-        rows += [
-            ratio_row(size, function, samples, failed, largest) for function in ("assist.status", "assist.audit", "assist.report")
-        ]
+        if fanout:
+            rows += [
+                ratio_row(size, function, by_size[size], failed, largest)
+                for function in ("assist.status", "assist.audit", "assist.report")
+            ]
+        if at_size:
+            rows += at_size(size, names)
     if largest in by_size:
         rows.append(master_memory_row(largest, by_size[largest]))
         rows.append(report_memory_row(largest, by_size[largest]))

@@ -6,6 +6,8 @@ started by salt-factories.
 The master's file roots: a bench folder (empty.sls), the repository's salt/ (the assist
 state tree) and a folder whose _modules, _states, _utils, _grains (and _runners when the
 project has them) are symbolic links to the repository's; never the repository root.
+Its pillar: the repository's, but for one minion id (WITHOUT_MINE) whose pillar has no
+mine job (bench/freshness.py times the verbs with and without the mine's refresh).
 """
 
 import concurrent.futures
@@ -19,6 +21,7 @@ import sys
 import threading
 import time
 
+import yaml
 from common import BENCH, BIN, REPO, log, timed
 from saltfactories.manager import FactoriesManager
 from saltfactories.plugins.event_listener import EventListener
@@ -33,6 +36,8 @@ QUIET = "warning"  # daemons log warnings and worse: what a production minion lo
 WATCHDOG_INTERVAL = 5.0  # s; the fake watchdog's poll (0.1 s in tests) would load 2 cores
 # Salt's own default; salt-factories sets 0.05 s, which makes 20 idle minions busy.
 MINION_DEFAULTS = {"loop_interval": 1}
+# The one minion id whose pillar leaves out pillar/assist/mine.sls (no job assist_mine).
+WITHOUT_MINE = "bench-nomine"
 
 
 class SafeEventListener(EventListener):
@@ -64,6 +69,21 @@ def state_roots(work):
     return [str(bench_root), str(REPO / "salt"), str(ext_root)]
 
 
+def pillar_roots(work):
+    """A pillar root whose top.sls is the repository's with its every-minion group
+    ('*', which holds assist.mine) matching every minion but WITHOUT_MINE; first, so
+    that its top.sls is the one read. The groups' files come from the repository's
+    pillar folder, the second root."""
+    root = work / "bench-pillar"
+    root.mkdir()
+    top = yaml.safe_load((REPO / "pillar" / "top.sls").read_text())
+    groups = top["base"]
+    every = groups.pop("*")
+    top["base"] = {f"* and not L@{WITHOUT_MINE}": [{"match": "compound"}, *every], **groups}
+    (root / "top.sls").write_text(yaml.safe_dump(top, sort_keys=False))
+    return [str(root), str(REPO / "pillar")]
+
+
 def quiet_logging(role):
     return {"log_level_logfile": QUIET, f"pytest-{role}": {"log": {"level": QUIET}}}
 
@@ -71,8 +91,9 @@ def quiet_logging(role):
 class Fleet:
     """The daemons of one benchmark run; stop() ends every one of them."""
 
-    def __init__(self, work):
+    def __init__(self, work, master_config=None):
         self.work = work
+        self.master_config = master_config or {}  # more master options (its cache backend)
         self.minions = {}  # name -> started factory
         self.agents = {}  # name -> FakeAgent
         self.log_server = LogServer(log_host=LOOPBACK, log_level=QUIET)
@@ -101,8 +122,9 @@ class Fleet:
             "interface": LOOPBACK,
             "auto_accept": True,  # temporary keys on loopback; no wait for salt-key
             "file_roots": {"base": state_roots(self.work)},
-            "pillar_roots": {"base": [str(REPO / "pillar")]},
+            "pillar_roots": {"base": pillar_roots(self.work)},
             **quiet_logging("master"),
+            **self.master_config,
         }
         factory = self.manager.salt_master_daemon("bench-master", overrides=overrides)
         log("starting the salt-master")

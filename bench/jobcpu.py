@@ -30,24 +30,33 @@ def group_cpu(group):
     return total / TICK
 
 
-def per_job(fleet, name, group, function):
-    """Milliseconds of the minion's CPU per call, over one block of calls."""
+def per_job(fleet, name, group, job, check):
+    """Milliseconds of the minion's CPU per call of job (function and arguments), over
+    one block of calls."""
     before = group_cpu(group)
     for _ in range(CALLS):
-        fleet.call([name], function, check=MINION_CHECKS[function])
+        fleet.call([name], *job, check=check)
     return (group_cpu(group) - before) / CALLS * 1000
+
+
+def cpu_per_job(fleet, name, group, reps, checks):
+    """{job: median milliseconds of CPU per call}, {job: samples}; checks maps each job
+    (a string: the function and its arguments, space-separated) to the check of its
+    answer. Interleaved blocks, the order turned by one each repetition."""
+    jobs = list(checks)
+    for job in jobs:  # warm-up: modules loaded
+        fleet.call([name], *job.split(), check=checks[job])
+    samples = {job: [] for job in jobs}
+    for rep in range(reps):
+        shift = rep % len(jobs)
+        for job in jobs[shift:] + jobs[:shift]:
+            samples[job].append(per_job(fleet, name, group, job.split(), checks[job]))
+    return {job: median(values) for job, values in samples.items()}, samples
 
 
 def rows(fleet, name, group, reps):
     log(f"minion CPU per job on {name}")
-    for function in FUNCTIONS:  # warm-up: modules loaded
-        fleet.call([name], function, check=MINION_CHECKS[function])
-    samples = {function: [] for function in FUNCTIONS}
-    for rep in range(reps):
-        shift = rep % len(FUNCTIONS)
-        for function in FUNCTIONS[shift:] + FUNCTIONS[:shift]:
-            samples[function].append(per_job(fleet, name, group, function))
-    ms = {function: median(values) for function, values in samples.items()}
+    ms, samples = cpu_per_job(fleet, name, group, reps, {function: MINION_CHECKS[function] for function in FUNCTIONS})
     return [
         Row(
             key="minion_cpu_per_job",
