@@ -22,7 +22,7 @@ import sys
 
 from common import BENCH, Row, env_without_pythonpath, error_row, log, median, seconds, timed
 from fanout import check_runner
-from fleet import Fleet
+from fleet import Fleet, runner_error, runner_value
 from inproc import Worker
 
 from tests.support.fakeagent import wait_until
@@ -34,16 +34,19 @@ TIME_GOAL = 2.0  # seconds, at the largest scale size
 MINE_GET_GOAL = 0.5  # at most this share of salt-run mine.get's time
 MEMORY_GOAL_MB = 200.0
 MINE_FUNCTION = "assist.mine_audit"
+CACHED = ["assist.report", "source=cache"]  # salt-run's arguments for the cached report
 # Each backend's master options (docs/fleet.md, "Several masters on Redis"); the socket
 # is filled in when the server runs.
 BACKENDS = {
     "localfs": {},
     "redis": {"cache": "redis", "preserve_minion_cache": True},
 }
+# What each row at scale compares, in the row's name.
+SCALE_KINDS = {"vs_mine_get": "vs mine.get", "time": "time", "memory": "memory added"}
 # The salt-run commands timed at scale, each with the check of its answer for `size`
 # minions written.
 SCALE_RUNS = {
-    "cached report": ["assist.report", "source=cache"],
+    "cached report": CACHED,
     "mine.get": ["mine.get", "*", MINE_FUNCTION],
     "test.arg": ["test.arg"],
 }
@@ -52,19 +55,14 @@ SCALE_RUNS = {
 # --------------------------------------------------------------------------- 100 real minions
 
 
-def cached_summary(fleet):
-    """The cached report's answer (parsed), or None."""
-    done = fleet.salt_run(["assist.report", "source=cache"])
-    try:
-        return json.loads(done.stdout) if done.returncode == 0 else None
-    except json.JSONDecodeError:
-        return None
-
-
-def all_cached(fleet, names):
-    """Whether the cached report holds a fresh, good answer of each of these minions."""
-    value = cached_summary(fleet)
-    return bool(value) and value["summary"]["answered"] == len(names) and not value["never"] and not value["errors"]
+def counts_each(value, size):
+    """Whether a cached report's answer counts a good answer from each of `size` minions."""
+    return (
+        isinstance(value, dict)
+        and value.get("summary", {}).get("answered") == size
+        and not value.get("never")
+        and not value.get("errors")
+    )
 
 
 def fill_mine(fleet, names, tries=3, wait=60):
@@ -72,22 +70,10 @@ def fill_mine(fleet, names, tries=3, wait=60):
     minion that lost the publish (100 minions on 2 cores) is asked again."""
     for attempt in range(1, tries + 1):
         fleet.salt("*", "mine.send", MINE_FUNCTION, cli_timeout=60)
-        if wait_until(lambda: all_cached(fleet, names), timeout=wait, interval=2):
+        if wait_until(lambda: counts_each(runner_value(fleet.salt_run(CACHED)), len(names)), timeout=wait, interval=2):
             return
         log(f"mine.send: not every answer is in the cache yet, try {attempt} of {tries}")
-    raise RuntimeError(f"the cache does not hold an answer of each of the {len(names)} minions: {cached_summary(fleet)}")
-
-
-def check_cached(names, done):
-    """The cached report answered for exactly these minions, each answer good."""
-    try:
-        value = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        value = None
-    good = done.returncode == 0 and isinstance(value, dict) and not value.get("never") and not value.get("errors")
-    if not good or value["summary"]["answered"] != len(names):
-        raise RuntimeError(f"salt-run assist.report source=cache: exit {done.returncode}, {done.stdout.strip()[:300]}")
-    return value
+    raise runner_error(fleet.salt_run(CACHED))
 
 
 def report_call(fleet, names, source):
@@ -96,8 +82,11 @@ def report_call(fleet, names, source):
         took, done = timed(fleet.salt_run, ["assist.report"])
         check_runner("assist.report", names, done)
         return took, None
-    took, done = timed(fleet.salt_run, ["assist.report", "source=cache"])
-    return took, median(check_cached(names, done)["ages"].values())
+    took, done = timed(fleet.salt_run, CACHED)
+    value = runner_value(done)
+    if not counts_each(value, len(names)):
+        raise runner_error(done)
+    return took, median(value["ages"].values())
 
 
 def live_rows(fleet, names, reps):
@@ -219,17 +208,14 @@ def write_minions(fleet, answer, first, last):
 
 def check_scale(name, size, done):
     """The answer of one timed command covers exactly the `size` minions written."""
-    try:
-        value = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        value = None
-    good = done.returncode == 0 and isinstance(value, dict)
-    if good and name == "cached report":
-        good = value["summary"]["answered"] == size and not value["never"] and not value["errors"]
-    if good and name == "mine.get":
-        good = len(value) == size
+    value = runner_value(done)
+    good = {
+        "cached report": counts_each(value, size),
+        "mine.get": isinstance(value, dict) and len(value) == size,
+        "test.arg": isinstance(value, dict),
+    }[name]
     if not good:
-        raise RuntimeError(f"salt-run {' '.join(SCALE_RUNS[name])} at {size}: exit {done.returncode}, {done.stdout[:300]}")
+        raise runner_error(done)
 
 
 def measure_scale(fleet, size, reps):
@@ -260,51 +246,40 @@ def raw(samples):
     return {name: [{"seconds": took, "salt_run_peak_mb": peak} for took, peak in values] for name, values in samples.items()}
 
 
+def scale_row(kind, backend, size, compared, verdict, note, data):
+    """One row at scale, named by what it compares (a key of SCALE_KINDS), the backend
+    and the size: `compared` is (subject, baseline, figure), `verdict` (goal, met)."""
+    key, measure = f"cached_{kind}_{backend}_{size}", f"6 cached report {SCALE_KINDS[kind]}, {size:,} minions, {backend}"
+    return Row(key, measure, *compared, *verdict, note, data)
+
+
 def mine_get_row(backend, size, samples):
     report, mine_get = med_seconds(samples, "cached report"), med_seconds(samples, "mine.get")
     ratio = report / mine_get
-    return Row(
-        key=f"cached_vs_mine_get_{backend}_{size}",
-        measure=f"6 cached report vs mine.get, {size:,} minions, {backend}",
-        subject=f"source=cache {seconds(report)}",
-        baseline=f"mine.get {seconds(mine_get)}",
-        figure=f"{ratio:.2f}x",
-        goal=f"<= {MINE_GET_GOAL}x",
-        met=ratio <= MINE_GET_GOAL,
-        note=f"salt-run test.arg at this size: {seconds(med_seconds(samples, 'test.arg'))}",
-        data={"ratio": ratio, "samples": raw(samples)},
-    )
+    compared = (f"source=cache {seconds(report)}", f"mine.get {seconds(mine_get)}", f"{ratio:.2f}x")
+    note = f"salt-run test.arg at this size: {seconds(med_seconds(samples, 'test.arg'))}"
+    verdict = (f"<= {MINE_GET_GOAL}x", ratio <= MINE_GET_GOAL)
+    return scale_row("vs_mine_get", backend, size, compared, verdict, note, {"ratio": ratio, "samples": raw(samples)})
 
 
 def time_row(backend, size, samples):
     report, start = med_seconds(samples, "cached report"), med_seconds(samples, "test.arg")
-    return Row(
-        key=f"cached_time_{backend}_{size}",
-        measure=f"6 cached report time, {size:,} minions, {backend}",
-        subject=f"source=cache {seconds(report)}",
-        baseline=f"test.arg {seconds(start)}",
-        figure=f"{report:.2f} s",
-        goal=f"< {TIME_GOAL:.0f} s",
-        met=report < TIME_GOAL,
-        note=f"salt-run's start included; salt-run test.arg, Salt's own start with these keys: {seconds(start)}, "
-        f"so the report's own work: {seconds(report - start)}",
-        data={"seconds": report, "test_arg_seconds": start},
+    compared = (f"source=cache {seconds(report)}", f"test.arg {seconds(start)}", f"{report:.2f} s")
+    note = (
+        f"salt-run's start included; salt-run test.arg, Salt's own start with these keys: {seconds(start)}, "
+        f"so the report's own work: {seconds(report - start)}"
     )
+    verdict = (f"< {TIME_GOAL:.0f} s", report < TIME_GOAL)
+    return scale_row("time", backend, size, compared, verdict, note, {"seconds": report, "test_arg_seconds": start})
 
 
 def memory_row(backend, size, samples):
     report, base = med_peak(samples, "cached report"), med_peak(samples, "test.arg")
-    return Row(
-        key=f"cached_memory_{backend}_{size}",
-        measure=f"6 memory added by the cached report, {size:,} minions, {backend}",
-        subject=f"source=cache {report:.0f} MB",
-        baseline=f"test.arg {base:.0f} MB",
-        figure=f"{report - base:+.0f} MB",
-        goal=f"< {MEMORY_GOAL_MB:.0f} MB",
-        met=report - base < MEMORY_GOAL_MB,
-        note=f"the salt-run process's own peak RSS (bench/peak.py); mine.get's: {med_peak(samples, 'mine.get'):.0f} MB",
-        data={"report_peak_mb": report, "test_arg_peak_mb": base, "added_mb": report - base},
-    )
+    compared = (f"source=cache {report:.0f} MB", f"test.arg {base:.0f} MB", f"{report - base:+.0f} MB")
+    note = f"the salt-run process's own peak RSS (bench/peak.py); mine.get's: {med_peak(samples, 'mine.get'):.0f} MB"
+    verdict = (f"< {MEMORY_GOAL_MB:.0f} MB", report - base < MEMORY_GOAL_MB)
+    data = {"report_peak_mb": report, "test_arg_peak_mb": base, "added_mb": report - base}
+    return scale_row("memory", backend, size, compared, verdict, note, data)
 
 
 def backend_rows(settings, backend, answer):

@@ -11,12 +11,12 @@ each call; a straight line fitted to time against the number of minions (seconds
 minion).
 """
 
-import json
 import statistics
 import subprocess
 import traceback
 
 from common import Row, log, median, seconds, timed
+from fleet import runner_error, runner_value
 from sampler import TreePeak
 
 RATIO_GOALS = {"assist.status": 1.25, "assist.audit": 1.25, "assist.report": 1.3}
@@ -72,19 +72,14 @@ def call(fleet, names, function):
 
 
 def check_runner(function, names, done):
-    try:
-        value = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        value = None
-    good = done.returncode == 0 and isinstance(value, dict)
+    value = runner_value(done)
+    good = isinstance(value, dict)
     if good and function == "manage.status":
         good = sorted(value.get("up", [])) == sorted(names) and not value.get("down")
     if good and function == "assist.report":
         good = value.get("summary", {}).get("answered") == len(names) and not value.get("unreachable")
     if not good:
-        raise RuntimeError(
-            f"salt-run {function}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
-        )
+        raise runner_error(done)
 
 
 def measure(fleet, names, functions, reps):

@@ -261,14 +261,9 @@ class Fleet:
     def run(self, argv, check):
         """salt-run argv, checked: the parsed return."""
         done = self.salt_run(argv)
-        try:
-            value = json.loads(done.stdout)
-        except json.JSONDecodeError:
-            value = None
-        if done.returncode != 0 or not check(value):
-            raise RuntimeError(
-                f"salt-run {' '.join(argv)}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
-            )
+        value = runner_value(done)
+        if not check(value):
+            raise runner_error(done)
         return value
 
     def call(self, names, function, *args, check=None):
@@ -294,6 +289,24 @@ class Fleet:
         self.agents.clear()
         while self.started:
             self.started.pop().stop()
+
+
+def runner_value(done):
+    """What a finished salt-run printed (--out=json), parsed; None when it failed or
+    printed no JSON."""
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def runner_error(done):
+    """The error for a salt-run whose answer is not as expected, with what it said."""
+    return RuntimeError(
+        f"salt-run {' '.join(done.args[3:])}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
+    )
 
 
 def kill_group(pid):

@@ -17,7 +17,7 @@ import time
 
 from common import Row, log, median, seconds
 from fleet import WITHOUT_MINE
-from jobcpu import cpu_per_job
+from jobcpu import cpu_per_job, cpu_row
 
 MINE_JOBS = {
     "mine.send test.ping": lambda value: value is True,
@@ -31,22 +31,15 @@ EVENTS_ARRIVE = 10  # seconds the master's events of a job may take to reach the
 
 def mine_cpu_rows(fleet, name, group, reps):
     log(f"CPU of the mine job on {name}")
-    ms, samples = cpu_per_job(fleet, name, group, reps, MINE_JOBS)
-    audit, ping = ms["mine.send assist.mine_audit"], ms["mine.send test.ping"]
-    row = Row(
-        key="mine_job_cpu",
-        measure="7 minion CPU per period, the mine job, 1 minion",
-        subject=f"mine.send assist.mine_audit {audit:.1f} ms",
-        baseline=f"mine.send test.ping {ping:.1f} ms",
-        figure=f"{audit - ping:+.1f} ms",
-        goal="(none given)",
-        met=None,
-        note="one run of the job assist_mine a period (every 5 minutes by default: "
-        f"{audit * 12 / 1000:.2f} s of CPU an hour); published here, so each job also "
-        "holds the CPU of receiving a publish, which a scheduled run does not",
-        data={"median_ms": ms, "samples_ms": samples},
+    cpu = cpu_per_job(fleet, name, group, reps, MINE_JOBS)
+    audit = cpu[0]["mine.send assist.mine_audit"]
+    note = (
+        f"one run of the job assist_mine a period (every 5 minutes by default: {audit * 12 / 1000:.2f} s of CPU "
+        "an hour); published here, so each job also holds the CPU of receiving a publish, which a scheduled run does not"
     )
-    return [row]
+    return [
+        cpu_row("mine_job_cpu", "7 minion CPU per period, the mine job, 1 minion", ("mine.send assist.mine_audit",), cpu, note)
+    ]
 
 
 def changed(value):
