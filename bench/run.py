@@ -1,7 +1,7 @@
 """Benchmark of assist-salt (issue 6): every figure is a ratio (or a difference, or a
 count) against a baseline measured in the same run, the median of several repetitions.
 
-    .venv/bin/python bench/run.py           # the full run (under 20 minutes, 2 cores)
+    .venv/bin/python bench/run.py           # the full run (25 to 35 minutes, 2 cores)
     .venv/bin/python bench/run.py --quick   # a smoke run: fewer repetitions, 1 and 20 minions
     .venv/bin/python bench/run.py --only cache   # only section 6 and 7's rows (and the fleet they need)
 
