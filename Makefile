@@ -110,7 +110,7 @@ test-matrix: $(addsuffix /.installed,$(MATRIX_VENVS))
 	sh tests/matrix.sh "$(MATRIX_VENVS)" "$(MATRIX_TIERS)" "$(MATRIX_LEAVE_OUT)"
 
 # Benchmark: ratios against baselines measured in the same run; table on stdout, JSON in
-# bench/results/latest.json. The full run grows a fleet to 100 minions (under 20 minutes on
+# bench/results/latest.json. The full run grows a fleet to 100 minions (25 to 35 minutes on
 # 2 cores, about 6 GB of memory); `make bench BENCH_ARGS=--quick` stops at 20.
 BENCH_ARGS ?=
 bench: $(VENV)/.installed

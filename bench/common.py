@@ -6,6 +6,7 @@ import pathlib
 import statistics
 import sys
 import time
+import traceback
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -15,12 +16,18 @@ if str(REPO) not in sys.path:  # tests.support.fakeagent, tests.conftest.load_so
     sys.path.insert(0, str(REPO))
 
 
+# The parts of a run that --only picks (bench/run.py).
+SECTIONS = ("detection", "stop", "fanout", "cache")
+
+
 @dataclasses.dataclass
 class Settings:
-    """How much to measure: the full run, or a quick smoke run (--quick)."""
+    """How much to measure: the full run, or a quick smoke run (--quick); every section,
+    or those --only names."""
 
     quick: bool
     work: pathlib.Path  # a temporary directory, removed at the end
+    sections: frozenset = frozenset(SECTIONS)
 
     @property
     def reps(self):
@@ -85,3 +92,25 @@ def env_without_pythonpath():
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     return env
+
+
+def error_row(section, exc):
+    log(f"{section} failed:\n{traceback.format_exc()}")
+    return Row(
+        key=f"error_{section}",
+        measure=section,
+        subject="error",
+        baseline="-",
+        figure="-",
+        goal="-",
+        met=False,
+        note=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def guarded(section, function, *args):
+    """The rows of one section, or one error row: a failure does not stop the others."""
+    try:
+        return function(*args)
+    except Exception as exc:
+        return [error_row(section, exc)]

@@ -11,12 +11,12 @@ each call; a straight line fitted to time against the number of minions (seconds
 minion).
 """
 
-import json
 import statistics
 import subprocess
 import traceback
 
 from common import Row, log, median, seconds, timed
+from fleet import runner_error, runner_value
 from sampler import TreePeak
 
 RATIO_GOALS = {"assist.status": 1.25, "assist.audit": 1.25, "assist.report": 1.3}
@@ -72,27 +72,26 @@ def call(fleet, names, function):
 
 
 def check_runner(function, names, done):
-    try:
-        value = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        value = None
-    good = done.returncode == 0 and isinstance(value, dict)
+    value = runner_value(done)
+    good = isinstance(value, dict)
     if good and function == "manage.status":
         good = sorted(value.get("up", [])) == sorted(names) and not value.get("down")
     if good and function == "assist.report":
         good = value.get("summary", {}).get("answered") == len(names) and not value.get("unreachable")
     if not good:
-        raise RuntimeError(
-            f"salt-run {function}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
-        )
+        raise runner_error(done)
 
 
 def measure(fleet, names, functions, reps):
     """Interleaved, the order turned by one each repetition, so drift hits all alike.
     A call that lost a minion's return is not timed; it is counted in `failed` (and the
-    row says so): on 2 cores, 100 minions can be slow to answer the CLI's job check."""
-    for function in functions:  # warm-up, and every minion answers well
-        call(fleet, names, function)
+    row says so): on 2 cores, 100 minions can be slow to answer the CLI's job check. A
+    warm-up call that lost one is logged: it ended a full run's fan-out at 100 minions."""
+    for function in functions:  # warm-up; a lost return here is no failure either
+        try:
+            call(fleet, names, function)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            log(f"{function} on {len(names)} minions, warm-up: {exc}"[:800])
     samples = {function: [] for function in functions}
     failed = {function: [] for function in functions}
     for rep in range(reps):
@@ -202,9 +201,11 @@ def growth_row(by_size):
     )
 
 
-def grow_and_measure(fleet, settings, at_size=None):
-    """Rows for every fleet size; at_size(size, names) runs in between (highstate at 1).
-    A size that fails ends the growth with an error row; the sizes before it keep theirs."""
+def grow_and_measure(fleet, settings, at_size=None, fanout=True):
+    """Rows for every fleet size; at_size(size, names) runs after each size's fan-out
+    (CPU per job and highstate at 1, the cached report at the largest) and its rows
+    follow. Without `fanout`, the fleet only grows, for at_size. A size that fails ends
+    the growth with an error row; the sizes before it keep theirs."""
     rows, names, by_size = [], [], {}
     largest = max(settings.fanout_sizes)
     for size in settings.fanout_sizes:
@@ -212,10 +213,9 @@ def grow_and_measure(fleet, settings, at_size=None):
             new = [f"bench-{n:03d}" for n in range(len(names) + 1, size + 1)]
             fleet.add_minions(new)
             names += new
-            if at_size:
-                rows += at_size(size, names)
-            log(f"fan-out on {size} minion(s): {', '.join(FUNCTIONS)}")
-            samples, failed = measure(fleet, names, FUNCTIONS, settings.fanout_reps)
+            if fanout:
+                log(f"fan-out on {size} minion(s): {', '.join(FUNCTIONS)}")
+                by_size[size], failed = measure(fleet, names, FUNCTIONS, settings.fanout_reps)
         except Exception as exc:
             log(f"fan-out on {size} minions failed:\n{traceback.format_exc()}")
             rows.append(
@@ -231,10 +231,13 @@ def grow_and_measure(fleet, settings, at_size=None):
                 )
             )
             break
-        by_size[size] = samples
-        rows += [
-            ratio_row(size, function, samples, failed, largest) for function in ("assist.status", "assist.audit", "assist.report")
-        ]
+        if fanout:
+            rows += [
+                ratio_row(size, function, by_size[size], failed, largest)
+                for function in ("assist.status", "assist.audit", "assist.report")
+            ]
+        if at_size:
+            rows += at_size(size, names)
     if largest in by_size:
         rows.append(master_memory_row(largest, by_size[largest]))
         rows.append(report_memory_row(largest, by_size[largest]))

@@ -6,6 +6,8 @@ started by salt-factories.
 The master's file roots: a bench folder (empty.sls), the repository's salt/ (the assist
 state tree) and a folder whose _modules, _states, _utils, _grains (and _runners when the
 project has them) are symbolic links to the repository's; never the repository root.
+Its pillar: the repository's, but for one minion id (WITHOUT_MINE) whose pillar has no
+mine job (bench/freshness.py times the verbs with and without the mine's refresh).
 """
 
 import concurrent.futures
@@ -13,11 +15,14 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 
-from common import BIN, REPO, log, timed
+import yaml
+from common import BENCH, BIN, REPO, log, timed
 from saltfactories.manager import FactoriesManager
 from saltfactories.plugins.event_listener import EventListener
 from saltfactories.plugins.log_server import LogServer
@@ -31,6 +36,8 @@ QUIET = "warning"  # daemons log warnings and worse: what a production minion lo
 WATCHDOG_INTERVAL = 5.0  # s; the fake watchdog's poll (0.1 s in tests) would load 2 cores
 # Salt's own default; salt-factories sets 0.05 s, which makes 20 idle minions busy.
 MINION_DEFAULTS = {"loop_interval": 1}
+# The one minion id whose pillar leaves out pillar/assist/mine.sls (no job assist_mine).
+WITHOUT_MINE = "bench-nomine"
 
 
 class SafeEventListener(EventListener):
@@ -62,6 +69,21 @@ def state_roots(work):
     return [str(bench_root), str(REPO / "salt"), str(ext_root)]
 
 
+def pillar_roots(work):
+    """A pillar root whose top.sls is the repository's with its every-minion group
+    ('*', which holds assist.mine) matching every minion but WITHOUT_MINE; first, so
+    that its top.sls is the one read. The groups' files come from the repository's
+    pillar folder, the second root."""
+    root = work / "bench-pillar"
+    root.mkdir()
+    top = yaml.safe_load((REPO / "pillar" / "top.sls").read_text())
+    groups = top["base"]
+    every = groups.pop("*")
+    top["base"] = {f"* and not L@{WITHOUT_MINE}": [{"match": "compound"}, *every], **groups}
+    (root / "top.sls").write_text(yaml.safe_dump(top, sort_keys=False))
+    return [str(root), str(REPO / "pillar")]
+
+
 def quiet_logging(role):
     return {"log_level_logfile": QUIET, f"pytest-{role}": {"log": {"level": QUIET}}}
 
@@ -69,8 +91,9 @@ def quiet_logging(role):
 class Fleet:
     """The daemons of one benchmark run; stop() ends every one of them."""
 
-    def __init__(self, work):
+    def __init__(self, work, master_config=None):
         self.work = work
+        self.master_config = master_config or {}  # more master options (its cache backend)
         self.minions = {}  # name -> started factory
         self.agents = {}  # name -> FakeAgent
         self.log_server = LogServer(log_host=LOOPBACK, log_level=QUIET)
@@ -99,8 +122,9 @@ class Fleet:
             "interface": LOOPBACK,
             "auto_accept": True,  # temporary keys on loopback; no wait for salt-key
             "file_roots": {"base": state_roots(self.work)},
-            "pillar_roots": {"base": [str(REPO / "pillar")]},
+            "pillar_roots": {"base": pillar_roots(self.work)},
             **quiet_logging("master"),
+            **self.master_config,
         }
         factory = self.manager.salt_master_daemon("bench-master", overrides=overrides)
         log("starting the salt-master")
@@ -211,34 +235,35 @@ class Fleet:
 
     def salt_run(self, argv, timeout=300):
         """Run salt-run on the master (the runner runs in that process); the finished
-        process, with its peak RSS in MB as `.peak_mb` (from wait4's rusage)."""
+        process, with salt-run's own peak RSS in MB as `.peak_mb` (None if it was
+        killed), read by bench/peak.py, which starts it; both are killed after
+        `timeout` seconds."""
         argv = [str(BIN / "salt-run"), f"--config-dir={self.master.config_dir}", "--out=json", *argv]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        killer = threading.Timer(timeout, process.kill)
+        peak_file = self.work / "salt-run.peak"
+        peak_file.unlink(missing_ok=True)
+        launcher = [sys.executable, "-S", str(BENCH / "peak.py"), str(peak_file), *argv]
+        process = subprocess.Popen(
+            launcher, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+        killer = threading.Timer(timeout, kill_group, (process.pid,))
         killer.start()
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
                 out, err = pool.submit(process.stdout.read), pool.submit(process.stderr.read)
                 stdout, stderr = out.result().decode(), err.result().decode()
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-        done.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
+        done.peak_mb = int(peak_file.read_text()) / 1024 if peak_file.exists() else None  # KB on Linux
         return done
 
     def run(self, argv, check):
         """salt-run argv, checked: the parsed return."""
         done = self.salt_run(argv)
-        try:
-            value = json.loads(done.stdout)
-        except json.JSONDecodeError:
-            value = None
-        if done.returncode != 0 or not check(value):
-            raise RuntimeError(
-                f"salt-run {' '.join(argv)}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
-            )
+        value = runner_value(done)
+        if not check(value):
+            raise runner_error(done)
         return value
 
     def call(self, names, function, *args, check=None):
@@ -264,6 +289,30 @@ class Fleet:
         self.agents.clear()
         while self.started:
             self.started.pop().stop()
+
+
+def runner_value(done):
+    """What a finished salt-run printed (--out=json), parsed; None when it failed or
+    printed no JSON."""
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def runner_error(done):
+    """The error for a salt-run whose answer is not as expected, with what it said."""
+    return RuntimeError(
+        f"salt-run {' '.join(done.args[3:])}: exit {done.returncode}, {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}"
+    )
+
+
+def kill_group(pid):
+    """SIGKILL to a process group (started in a session of its own), if it still lives."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def expect_answers(names, function, returns, done, check):

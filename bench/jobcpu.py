@@ -30,34 +30,51 @@ def group_cpu(group):
     return total / TICK
 
 
-def per_job(fleet, name, group, function):
-    """Milliseconds of the minion's CPU per call, over one block of calls."""
+def per_job(fleet, name, group, job, check):
+    """Milliseconds of the minion's CPU per call of job (function and arguments), over
+    one block of calls."""
     before = group_cpu(group)
     for _ in range(CALLS):
-        fleet.call([name], function, check=MINION_CHECKS[function])
+        fleet.call([name], *job, check=check)
     return (group_cpu(group) - before) / CALLS * 1000
+
+
+def cpu_per_job(fleet, name, group, reps, checks):
+    """{job: median milliseconds of CPU per call}, {job: samples}; checks maps each job
+    (a string: the function and its arguments, space-separated) to the check of its
+    answer. Interleaved blocks, the order turned by one each repetition."""
+    jobs = list(checks)
+    for job in jobs:  # warm-up: modules loaded
+        fleet.call([name], *job.split(), check=checks[job])
+    samples = {job: [] for job in jobs}
+    for rep in range(reps):
+        shift = rep % len(jobs)
+        for job in jobs[shift:] + jobs[:shift]:
+            samples[job].append(per_job(fleet, name, group, job.split(), checks[job]))
+    return {job: median(values) for job, values in samples.items()}, samples
+
+
+def cpu_row(key, measure, measured, cpu, note):
+    """A row of CPU per job: the `measured` jobs' medians against the baseline (the job
+    of `cpu`'s medians that is not measured), the first measured one's difference.
+    `cpu`: what cpu_per_job returns."""
+    ms, samples = cpu
+    baseline = next(job for job in ms if job not in measured)
+    return Row(
+        key=key,
+        measure=measure,
+        subject=", ".join(f"{job} {ms[job]:.1f} ms" for job in measured),
+        baseline=f"{baseline} {ms[baseline]:.1f} ms",
+        figure=f"{ms[measured[0]] - ms[baseline]:+.1f} ms",
+        goal="(none given)",
+        met=None,
+        note=note,
+        data={"median_ms": ms, "samples_ms": samples, "calls_per_sample": CALLS},
+    )
 
 
 def rows(fleet, name, group, reps):
     log(f"minion CPU per job on {name}")
-    for function in FUNCTIONS:  # warm-up: modules loaded
-        fleet.call([name], function, check=MINION_CHECKS[function])
-    samples = {function: [] for function in FUNCTIONS}
-    for rep in range(reps):
-        shift = rep % len(FUNCTIONS)
-        for function in FUNCTIONS[shift:] + FUNCTIONS[:shift]:
-            samples[function].append(per_job(fleet, name, group, function))
-    ms = {function: median(values) for function, values in samples.items()}
-    return [
-        Row(
-            key="minion_cpu_per_job",
-            measure="3 minion CPU per job, 1 minion",
-            subject=f"assist.audit {ms['assist.audit']:.1f} ms, assist.status {ms['assist.status']:.1f} ms",
-            baseline=f"test.ping {ms['test.ping']:.1f} ms",
-            figure=f"{ms['assist.audit'] - ms['test.ping']:+.1f} ms",
-            goal="(none given)",
-            met=None,
-            note="the audit's CPU beyond test.ping's, per job; the minion's process group, waited-for children included",
-            data={"median_ms": ms, "samples_ms": samples, "calls_per_sample": CALLS},
-        )
-    ]
+    cpu = cpu_per_job(fleet, name, group, reps, {function: MINION_CHECKS[function] for function in FUNCTIONS})
+    note = "the audit's CPU beyond test.ping's, per job; the minion's process group, waited-for children included"
+    return [cpu_row("minion_cpu_per_job", "3 minion CPU per job, 1 minion", ("assist.audit", "assist.status"), cpu, note)]

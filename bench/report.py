@@ -8,6 +8,7 @@ import platform
 import subprocess
 
 import psutil
+from common import SECTIONS
 
 COLUMNS = (
     ("measure", "measure"),
@@ -56,6 +57,8 @@ def contention():
 
 def header(info, settings):
     mode = "quick (smoke run)" if settings.quick else "full"
+    if settings.sections != frozenset(SECTIONS):
+        mode += ", only " + ", ".join(section for section in SECTIONS if section in settings.sections)
     return (
         f"assist-salt benchmark, {mode}, {info['date']}: {settings.reps} repetitions "
         f"({settings.fanout_reps} for fan-out on {'/'.join(map(str, settings.fanout_sizes))} "
@@ -101,6 +104,7 @@ def write_json(path, info, settings, rows, seconds_taken):
             "fanout_reps": settings.fanout_reps,
             "fanout_sizes": list(settings.fanout_sizes),
             "memory_pairs": settings.memory_pairs,
+            "sections": [section for section in SECTIONS if section in settings.sections],
         },
         "seconds": seconds_taken,
         "rows": [dataclasses.asdict(row) for row in rows],

@@ -1,8 +1,9 @@
 """Benchmark of assist-salt (issue 6): every figure is a ratio (or a difference, or a
 count) against a baseline measured in the same run, the median of several repetitions.
 
-    .venv/bin/python bench/run.py           # the full run (under 20 minutes, 2 cores)
+    .venv/bin/python bench/run.py           # the full run (25 to 35 minutes, 2 cores)
     .venv/bin/python bench/run.py --quick   # a smoke run: fewer repetitions, 1 and 20 minions
+    .venv/bin/python bench/run.py --only cache   # only section 6 and 7's rows (and the fleet they need)
 
 Prints the machine and a table (goal, met/missed per row) and writes the same to
 bench/results/latest.json; daemon logs go to bench/results/bench.log.
@@ -15,6 +16,12 @@ bench/results/latest.json; daemon logs go to bench/results/bench.log.
     minion CPU  bench/jobcpu.py      a minion's CPU per job: assist.audit vs test.ping
   4 highstate   bench/highstate.py   state.apply assist vs an empty SLS
   5 memory      bench/memory.py      minion peak RSS: assist.status vs unsynced test.ping
+  6 cached      bench/cached.py      salt-run assist.report source=cache vs the live report
+                                     (the fan-out's largest fleet), vs salt-run mine.get at
+                                     1,000 and 10,000 minions (bench/cache_writer.py) on
+                                     localfs and Redis, under 2 s; the memory it adds
+  7 freshness   bench/freshness.py   a minion's CPU for the mine job per period; a verb's
+                                     time with and without the mine's refresh
 
 The processes each call starts are counted by the unit tier over recorded commands
 (tests/unit/utils/test_assist_<init system>.py); bench/profile_detection.py breaks a detection down.
@@ -28,17 +35,18 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 
-import common  # noqa: F401  (sets the import path first)
+import cached
+import common  # noqa: F401  (sets the import path; each bench module imports it first)
 import detection
 import fanout
+import freshness
 import highstate
 import inproc
 import jobcpu
 import memory
 import report
-from common import BENCH, Row, Settings, log
+from common import BENCH, SECTIONS, Settings, guarded, log
 from fleet import Fleet
 
 RESULTS = BENCH / "results"
@@ -49,59 +57,63 @@ def parse_args(argv):
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 3 repetitions, fan-out on 1 and 20 minions, 1 memory pair"
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        help="run only these sections: detection (1), stop (2), fanout (3 to 5), cache (6 and 7; "
+        "its fleet grows as the fan-out's, without the fan-out's calls)",
+    )
     return parser.parse_args(argv)
 
 
-def error_row(section, exc):
-    log(f"{section} failed:\n{traceback.format_exc()}")
-    return Row(
-        key=f"error_{section}",
-        measure=section,
-        subject="error",
-        baseline="-",
-        figure="-",
-        goal="-",
-        met=False,
-        note=f"{type(exc).__name__}: {exc}",
-    )
-
-
-def guarded(section, function, *args):
-    """The rows of one section, or one error row: a failure does not stop the others."""
-    try:
-        return function(*args)
-    except Exception as exc:
-        return [error_row(section, exc)]
-
-
 def fleet_sections(settings):
-    """3, 4 and 5: one master; fan-out minions (CPU per job and highstate at size 1), then
-    the memory minion."""
+    """3 to 7 on one master: the fan-out's minions (CPU per job, highstate and the mine
+    job's CPU at size 1; the cached report against the live one at the largest size),
+    then the memory minion and the pair of minions for the verbs' refresh."""
+    fanout_on, cache_on = "fanout" in settings.sections, "cache" in settings.sections
+    largest = max(settings.fanout_sizes)
     fleet = Fleet(settings.work / "fleet")
     try:
         fleet.start()
 
-        def alone(size, names):
-            """On the first minion while it is the only one: its CPU per job, its highstate."""
-            if size != 1:
-                return []
+        def at_size(size, names):
+            """On the first minion while it is the only one: its CPU per job, its highstate,
+            the mine job's CPU; on the whole fleet at the largest size: the cached report."""
+            rows = []
             group = fleet.swarm.processes[names[0]].pid  # started in a session of its own
-            return guarded("minion CPU", jobcpu.rows, fleet, names[0], group, settings.reps) + guarded(
-                "highstate", highstate.rows, fleet, names[0], settings.reps
-            )
+            if size == 1 and fanout_on:
+                rows += guarded("minion CPU", jobcpu.rows, fleet, names[0], group, settings.reps)
+                rows += guarded("highstate", highstate.rows, fleet, names[0], settings.reps)
+            if size == 1 and cache_on:
+                rows += guarded("7 mine job CPU", freshness.mine_cpu_rows, fleet, names[0], group, settings.reps)
+            if size == largest and cache_on:
+                rows += guarded("6 cached report vs live", cached.live_rows, fleet, names, settings.fanout_reps)
+            return rows
 
-        rows = guarded("fan-out", fanout.grow_and_measure, fleet, settings, alone)
-        fleet.stop_minions()  # a quiet machine for the memory samples
-        return rows + guarded("memory", memory.rows, fleet, settings.memory_pairs)
+        rows = guarded("fan-out", fanout.grow_and_measure, fleet, settings, at_size, fanout_on)
+        fleet.stop_minions()  # a quiet machine for the memory samples and the verbs
+        if fanout_on:
+            rows += guarded("memory", memory.rows, fleet, settings.memory_pairs)
+        if cache_on:
+            rows += guarded("7 verbs and the refresh", freshness.verb_rows, fleet, settings.reps)
+        return rows
     finally:
         log("stopping the master, the minions and the fake agents")
         fleet.stop()
 
 
 def measure_all(settings):
-    rows = guarded("detection", detection.run, settings)
-    rows += guarded("in-process", inproc.run, settings)
-    rows += guarded("daemons", fleet_sections, settings)
+    rows = []
+    if "detection" in settings.sections:
+        rows += guarded("detection", detection.run, settings)
+    if "stop" in settings.sections:
+        rows += guarded("in-process", inproc.run, settings)
+    if {"fanout", "cache"} & settings.sections:
+        rows += guarded("daemons", fleet_sections, settings)
+    if "cache" in settings.sections:
+        rows += guarded("6 cached report at scale", cached.scale_rows, settings)
     return sorted(rows, key=lambda row: row.measure[:1])  # by item number, stable
 
 
@@ -124,7 +136,7 @@ def main(argv=None):
     send_logs_to_file()
     exit_on_sigterm()
     work = tempfile.mkdtemp(prefix="bench-")  # short: daemons' sockets live below it
-    settings = Settings(quick=args.quick, work=pathlib.Path(work))
+    settings = Settings(quick=args.quick, work=pathlib.Path(work), sections=frozenset(args.only))
     info = report.machine()
     start = time.monotonic()
     try:
