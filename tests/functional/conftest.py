@@ -99,17 +99,18 @@ def aside(aside_loaders):
     aside_loaders.reset_state()
 
 
-@pytest.fixture(scope="session")
-def frozen_loaders(minion_opts, tmp_path_factory):
-    home = tmp_path_factory.mktemp("frozen")
+def frozen_minion(minion_opts, home, name, pillar=REPO / "pillar"):
+    """Loaders of a minion whose config file (in ``home``) sets the grain assist_policy:
+    frozen, where Salt reads grains, over the pillar tree ``pillar``."""
     (home / "minion").write_text("grains:\n  assist_policy: frozen\n")
     return loaders_with(
-        minion_opts,
-        "frozen",
-        conf_file=str(home / "minion"),
-        pillar_roots={"base": [str(REPO / "pillar")]},
-        cachedir=str(home / "cache"),
+        minion_opts, name, conf_file=str(home / "minion"), pillar_roots={"base": [str(pillar)]}, cachedir=str(home / "cache")
     )
+
+
+@pytest.fixture(scope="session")
+def frozen_loaders(minion_opts, tmp_path_factory):
+    return frozen_minion(minion_opts, tmp_path_factory.mktemp("frozen"), "frozen")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 import salt.payload
 
 from tests.conftest import REPO
-from tests.functional.conftest import loaders_with
+from tests.functional.conftest import frozen_minion
 from tests.support import fakeagent
 
 WATCHDOG_GONE = ["client is stopped, policy says running", "watchdog is absent, policy says present"]
@@ -138,14 +138,7 @@ def slower_group(minion_opts, tmp_path_factory):
     shutil.copytree(REPO / "pillar", home / "pillar")
     with open(home / "pillar" / "assist" / "frozen.sls", "a", encoding="utf-8") as handle:
         handle.write("schedule:\n  assist_mine:\n    minutes: 15\n")
-    (home / "minion").write_text("grains:\n  assist_policy: frozen\n")
-    return loaders_with(
-        minion_opts,
-        "slower",
-        conf_file=str(home / "minion"),
-        pillar_roots={"base": [str(home / "pillar")]},
-        cachedir=str(home / "cache"),
-    )
+    return frozen_minion(minion_opts, home, "slower", home / "pillar")
 
 
 def test_a_group_changes_the_period_of_its_mine_answers_in_its_own_pillar_file(slower_group, frozen, agent):
