@@ -74,6 +74,11 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
+def median_said(label, samples):
+    """`label` and the median of its samples (seconds), in words: "assist.stop 41.2 ms"."""
+    return f"{label} {seconds(median(samples))}"
+
+
 def seconds(value):
     """A duration in the unit that reads best."""
     if value < 1e-3:

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 
 import plainmodule
-from common import Row, log, median, seconds, timed
+from common import Row, log, median, median_said, timed
 
 from tests.support.debs import unpack_debian_packages
 
@@ -118,8 +118,8 @@ def detection_row(name, kind, module_s, vendor_s, commands):
     return Row(
         key=f"detection_{name}" if goal_row else f"detection_{name}_image",
         measure=f"1 detection, {name} /sbin/init" + ("" if goal_row else ", image at assist:lookup:root"),
-        subject=f"module {seconds(median(module_s))}",
-        baseline=f"strings|grep x{len(commands)} {seconds(median(vendor_s))}",
+        subject=median_said("module", module_s),
+        baseline=median_said(f"strings|grep x{len(commands)}", vendor_s),
         figure=f"{speedup:.0f}x faster",
         goal=f">= {GOAL:.0f}x faster" if goal_row else "(none given)",
         met=speedup >= GOAL if goal_row else None,

@@ -15,7 +15,7 @@ stopped.
 import statistics
 import time
 
-from common import Row, log, median, seconds
+from common import Row, log, median, median_said
 from fleet import WITHOUT_MINE
 from jobcpu import cpu_per_job, cpu_row
 
@@ -116,8 +116,8 @@ def verb_rows(fleet, reps):
     row = Row(
         key="verb_refresh",
         measure="7 verb time with the mine's refresh, 1 minion",
-        subject=", ".join(f"{verb} {seconds(median(samples[verb, WITH_MINE]))}" for verb in VERBS),
-        baseline="without: " + ", ".join(f"{verb} {seconds(median(samples[verb, WITHOUT_MINE]))}" for verb in VERBS),
+        subject=", ".join(median_said(verb, samples[verb, WITH_MINE]) for verb in VERBS),
+        baseline="without: " + ", ".join(median_said(verb, samples[verb, WITHOUT_MINE]) for verb in VERBS),
         figure=" / ".join(f"{more[verb] * 1000:+.0f} ms" for verb in VERBS),
         goal="not measurable: within the spread",
         met=all(more[verb] <= noise[verb] for verb in VERBS),

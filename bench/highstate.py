@@ -1,7 +1,7 @@
 """4. Highstate cost: `state.apply assist` on an already-compliant minion against
 `state.apply empty` (an empty SLS in the bench file root) on the same minion."""
 
-from common import Row, log, median, seconds
+from common import Row, log, median, median_said
 
 GOAL = 0.3  # seconds more, at most
 
@@ -35,8 +35,8 @@ def rows(fleet, name, reps):
         Row(
             key="highstate",
             measure="4 state.apply, compliant",
-            subject=f"assist {seconds(median(assist))}",
-            baseline=f"empty.sls {seconds(median(empty_sls))}",
+            subject=median_said("assist", assist),
+            baseline=median_said("empty.sls", empty_sls),
             figure=f"{more:+.3f} s ({median(assist) / median(empty_sls):.2f}x)",
             goal=f"<= +{GOAL} s",
             met=more <= GOAL,

@@ -9,7 +9,7 @@ import select
 import subprocess
 import sys
 
-from common import BENCH, Row, log, median, seconds
+from common import BENCH, Row, log, median, median_said
 
 STOP_GOAL = 1.5
 
@@ -89,8 +89,8 @@ def stop_row(worker, reps):
     return Row(
         key="stop_latency",
         measure="2 stop latency, watchdog present",
-        subject=f"assist.stop {seconds(median(module))}",
-        baseline=f"vendor cmds {seconds(median(vendor))}",
+        subject=median_said("assist.stop", module),
+        baseline=median_said("vendor cmds", vendor),
         figure=f"{ratio:.2f}x",
         goal=f"<= {STOP_GOAL}x",
         met=ratio <= STOP_GOAL,

@@ -20,6 +20,7 @@ from tests.functional.test_fleet import fire
 from tests.functional.test_no_agent import FROZEN_SLS
 from tests.support import fakeagent
 from tests.support.fakeagent import holds_for, wait_until
+from tests.support.refusals import refusal
 
 REFUSED_REMOVAL = (
     "removing the watchdog failed: cannot change /etc/init.d (assist_daemon --delete unregisters the watchdog "
@@ -84,9 +85,7 @@ def test_a_read_only_etc_refuses_the_watchdogs_removal_before_anything_changes(a
     verb, *test = call.split()
     before = seen(agent)
     with read_only(agent.dest / "etc") as words:
-        with pytest.raises(CommandExecutionError) as error:
-            getattr(assist, verb)(test=bool(test))
-    assert str(error.value) == REFUSED_REMOVAL.format(words=words, advice=ADVICE[words])
+        assert refusal(getattr(assist, verb), test=bool(test)) == REFUSED_REMOVAL.format(words=words, advice=ADVICE[words])
     assert seen(agent) == before
 
 
@@ -95,17 +94,13 @@ def test_a_read_only_etc_refuses_start_at_boot_changes_and_every_link_stays(assi
     before = seen(agent)
     with read_only(agent.dest / "etc") as words:
         for call in (assist.disable, lambda: assist.stop(disable=True)):
-            with pytest.raises(CommandExecutionError) as error:
-                call()
-            assert str(error.value) == boot_refusal(False, words)
+            assert refusal(call) == boot_refusal(False, words)
     assert seen(agent) == before  # the client still runs: start at boot goes first
     assist.stop(disable=True)
     before = seen(agent)
     with read_only(agent.dest / "etc") as words:
         for call in (assist.enable, lambda: assist.start(enable=True)):
-            with pytest.raises(CommandExecutionError) as error:
-                call()
-            assert str(error.value) == boot_refusal(True, words)
+            assert refusal(call) == boot_refusal(True, words)
     assert seen(agent) == before  # the client was not started
 
 
@@ -179,16 +174,14 @@ def test_a_full_etc_refuses_new_links_and_leaves_nothing_behind(assist, states, 
         link.unlink()
     with full_fs(agent.dest / "etc") as words:
         before = seen(agent)
-        refusal = (
+        refused = (
             f"turning start at boot on failed: cannot make the link /etc/rc0.d/K02aliyun-service: {words}; "
             f"{ADVICE[words]}. Start at boot is off, as it was."
         )
         for call in (assist.enable, lambda: assist.start(enable=True)):
-            with pytest.raises(CommandExecutionError) as error:
-                call()
-            assert str(error.value) == refusal
+            assert refusal(call) == refused
         running = states.running("assist-client-running", enable=True)
-        assert (running.result, running.changes, running.comment) == (False, {}, refusal)
+        assert (running.result, running.changes, running.comment) == (False, {}, refused)
         assert seen(agent) == before  # no link made, no temporary file left, no client started
         dead = states.dead("assist-client-dead", enable=False)
         assert (dead.result, dead.changes) == (True, {})
@@ -212,9 +205,7 @@ def test_a_file_in_the_way_of_a_runlevel_folder_is_named_and_no_link_changes(ass
     rc3.rmdir()
     rc3.write_text("not a folder\n")
     before = seen(agent)
-    with pytest.raises(CommandExecutionError) as error:
-        assist.disable()
-    assert str(error.value) == (
+    assert refusal(assist.disable) == (
         "turning start at boot off failed: cannot make the folder /etc/rc3.d: File exists; something else is in "
         "the way at that path; move it away and run again. Start at boot is on, as it was."
     )
@@ -257,12 +248,11 @@ def test_a_folder_in_the_way_of_the_lock_is_named_and_nothing_changes(aside, age
 def test_a_full_cache_directory_is_named_and_nothing_changes(aside, agent, full_fs):
     cachedir, assist = aside.opts["cachedir"], aside.modules.assist
     before = seen(agent)
-    with full_fs(cachedir) as words, pytest.raises(CommandExecutionError) as error:
-        assist.stop()
-    assert str(error.value) == (
-        f"taking the lock failed: cannot open {cachedir}/assist.lock: {words}; {ADVICE[words]}. "
-        "The minion's cache directory must be writable. Nothing was changed."
-    )
+    with full_fs(cachedir) as words:
+        assert refusal(assist.stop) == (
+            f"taking the lock failed: cannot open {cachedir}/assist.lock: {words}; {ADVICE[words]}. "
+            "The minion's cache directory must be writable. Nothing was changed."
+        )
     assert seen(agent) == before
 
 
@@ -321,9 +311,7 @@ def refused_upstart_change(assist, upstart_root, refuse):
     """Turning start at boot off is refused on the job's folder, which stays as it was."""
     with refuse(upstart_root) as words:
         before = tree(upstart_root)
-        with pytest.raises(CommandExecutionError) as error:
-            assist.disable()
-        assert str(error.value) == (
+        assert refusal(assist.disable) == (
             f"turning start at boot off failed: cannot write /etc/init/aliyun-service.override: {words}; "
             f"{ADVICE[words]}. Start at boot is on, as it was."
         )

@@ -221,7 +221,7 @@ def _build(recipe: Recipe, tarball: bytes, patches: dict, scratch: Path, out: Pa
     for name, data in patches.items():
         _patch(top, name, data, logs / f"{name}.log")
     argv = ["go", "build", "-ldflags", recipe.ldflags, "-o", str(out / recipe.program), recipe.package]
-    _step(offline.command(argv), top, logs / "go-build.log", env=env, timeout=1200)
+    host.build_step("the agent", offline.command(argv), top, logs / "go-build.log", env=env, timeout=1200)
 
 
 def _patch(top: Path, name: str, data: bytes, log: Path) -> None:
@@ -247,23 +247,3 @@ def _unpack(tarball: bytes, into: Path, directory: str) -> Path:
     with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
         archive.extractall(into, filter="tar")
     return into / directory
-
-
-def _step(argv, cwd: Path, log: Path, env: dict, timeout: float) -> None:
-    """Run one build step with its output in `log`; a failure shows the log's end."""
-    with open(log, "wb") as out:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            timeout=timeout,
-            preexec_fn=host.die_with_parent,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            "building the agent: `%s` in %s exited %d:\n%s"
-            % (" ".join(argv), cwd, proc.returncode, log.read_text(errors="replace")[-4000:])
-        )

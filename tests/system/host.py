@@ -82,6 +82,28 @@ def die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
+def build_step(what: str, argv, cwd: Path, log: Path, env=None, timeout: float = 600) -> None:
+    """Run one step of building `what` with its output in `log`; a failure raises
+    RuntimeError with the log's end."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env or host_env(),
+            timeout=timeout,
+            preexec_fn=die_with_parent,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "building %s: `%s` in %s exited %d:\n%s"
+            % (what, " ".join(argv), cwd, proc.returncode, log.read_text(errors="replace")[-4000:])
+        )
+
+
 @contextlib.contextmanager
 def file_lock(path: Path):
     """An exclusive lock held while building one cache entry."""

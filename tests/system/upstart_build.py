@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +201,7 @@ def _build_libnih(work: Path) -> Path:
     prefix = work / "nih"
     source = _unpack(LIBNIH, work)
     _configure_make(LIBNIH, source, work / "logs", ["--prefix=%s" % prefix], env=host.host_env())
-    _step(["make", "install"], source, work / "logs" / "libnih-install.log")
+    host.build_step("UpStart", ["make", "install"], source, work / "logs" / "libnih-install.log")
     return prefix
 
 
@@ -211,13 +210,15 @@ def _build_release(recipe: Recipe, nih: Path, work: Path, out: Path) -> None:
     source = _unpack(recipe, work)
     logs = work / "logs"
     for patch in recipe.patches:
-        _step(["patch", "-p1", "-i", str(SOURCES / patch)], source, logs / ("patch-" + patch + ".log"))
+        host.build_step("UpStart", ["patch", "-p1", "-i", str(SOURCES / patch)], source, logs / ("patch-" + patch + ".log"))
     env = host.host_env()
     env["PKG_CONFIG_PATH"] = str(nih / "lib" / "pkgconfig")
     env["PATH"] = "%s:%s" % (nih / "bin", env["PATH"])  # nih-dbus-tool
     _configure_make(recipe, source, logs, [], env=env)
     stage = work / ("stage-" + recipe.directory)
-    _step(["make", "install", "DESTDIR=%s" % stage], source, logs / (recipe.directory + "-install.log"), env=env)
+    host.build_step(
+        "UpStart", ["make", "install", "DESTDIR=%s" % stage], source, logs / (recipe.directory + "-install.log"), env=env
+    )
     sbin = out / "sbin"
     sbin.mkdir(parents=True)
     for name in PROGRAMS:
@@ -236,34 +237,15 @@ def _unpack(recipe: Recipe, work: Path) -> Path:
 def _configure_make(recipe: Recipe, source: Path, logs: Path, extra, env) -> None:
     name = recipe.directory
     if recipe.autoreconf:
-        _step(["autoreconf", "-fi"], source, logs / (name + "-autoreconf.log"), env=env)
-    _step(["./configure", *extra, *recipe.configure], source, logs / (name + "-configure.log"), env=env)
-    _step(["make", "-j%d" % (os.cpu_count() or 1)], source, logs / (name + "-make.log"), env=env, timeout=1200)
-
-
-def _step(argv, cwd: Path, log: Path, env=None, timeout: float = 600) -> None:
-    """Run one build step with its output in `log`; a failure shows the log's end."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env or host.host_env(),
-            timeout=timeout,
-            preexec_fn=host.die_with_parent,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            "building UpStart: `%s` in %s exited %d:\n%s"
-            % (" ".join(argv), cwd, proc.returncode, log.read_text(errors="replace")[-4000:])
-        )
+        host.build_step("UpStart", ["autoreconf", "-fi"], source, logs / (name + "-autoreconf.log"), env=env)
+    host.build_step("UpStart", ["./configure", *extra, *recipe.configure], source, logs / (name + "-configure.log"), env=env)
+    host.build_step(
+        "UpStart", ["make", "-j%d" % (os.cpu_count() or 1)], source, logs / (name + "-make.log"), env=env, timeout=1200
+    )
 
 
 def _download_debs(packages, dest: Path, logs: Path) -> None:
     """Debian's packages of the run-time libraries, at the versions this machine's apt
     lists name (the roots come from the same suite)."""
     dest.mkdir(parents=True)
-    _step(["apt-get", "download", *packages], dest, logs / "apt-get-download.log")
+    host.build_step("UpStart", ["apt-get", "download", *packages], dest, logs / "apt-get-download.log")

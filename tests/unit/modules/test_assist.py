@@ -9,6 +9,7 @@ import re
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.refusals import refusal
 from tests.unit.conftest import assist, configure_loader_modules, minion_settings  # noqa: F401  (the loader mock)
 from tests.unit.recorder import (
     NO_UNIT,
@@ -219,10 +220,11 @@ def test_a_path_a_setting_gives_is_refused_naming_the_setting_never_advising_its
     assist.__salt__["cmd.run_all"] = recorder
     words = f"{problem}: {SAID}"
     assert assist.status()["client"]["incomplete"] == words
-    with pytest.raises(CommandExecutionError) as refused:
-        getattr(assist, verb)()
-    assert refused.value.error == f"{words}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
-    assert "remove" not in refused.value.error and "half installed" not in refused.value.error
+    assert (
+        refusal(getattr(assist, verb))
+        == f"{words}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
+    )
+    assert "remove" not in words and "half installed" not in words
     assert {path: path.read_bytes() for path in root.rglob("*") if path.is_file()} == before
     assert [c for c in recorder.commands() if c.split()[-1] in ("start", "stop", "restart")] == []
 
@@ -254,9 +256,7 @@ def test_a_watchdog_folder_a_setting_gives_is_refused_naming_the_setting(configu
     (root / "etc/important/assist_daemon").mkdir()  # not the watchdog's binary
     assist.__salt__["cmd.run_all"] = Recorder({})
     for verb in ("remove_daemon", "stop"):
-        with pytest.raises(CommandExecutionError) as refused:
-            getattr(assist, verb)()
-        assert refused.value.error == (
+        assert refusal(getattr(assist, verb)) == (
             "assist:lookup:daemon_dir: '/etc/important' is refused: it does not hold the watchdog binary "
             "/etc/important/assist_daemon. assist:lookup:daemon_dir is set to /etc/important (left out, it would be "
             "/usr/local/share/assist-daemon); assist:lookup:daemon_path is set to /etc/important/assist_daemon (left "

@@ -8,6 +8,7 @@ import re
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.refusals import refusal
 from tests.unit.conftest import assist, configure_loader_modules  # noqa: F401  (the loader mock)
 from tests.unit.recorder import (
     SHOW,
@@ -145,9 +146,7 @@ def test_systemd_of_two_units_takes_the_one_whose_program_is_there(systemd, unit
 def test_systemd_two_units_of_the_agent_are_an_error_that_runs_nothing(systemd, unit_dirs, tmp_path, record):
     install_unit(unit_dirs[1], "aliyun-service.service", install_client(tmp_path / "aliyun-assist", "2.2.2.100"))
     recorder = record(SYSTEMD_ACTIVE)
-    with pytest.raises(CommandExecutionError) as error:
-        assist.stop()
-    assert str(error.value) == (
+    assert refusal(assist.stop) == (
         f"more than one systemd unit is the agent's: aliyun-service.service ({unit_dirs[1]}/aliyun-service.service), "
         f"aliyun.service ({unit_dirs[0]}/aliyun.service); set assist:lookup:systemd_unit to the one in use; "
         "nothing was changed"
@@ -248,9 +247,7 @@ def test_systemd_a_program_without_its_unit_is_said_with_the_program_and_the_set
     )
     assert assist.status()["client"]["incomplete"] == words
     # Set by the operator, the paths may be no part of the agent: nothing to reinstall or remove.
-    with pytest.raises(CommandExecutionError) as refused:
-        assist.stop()
-    assert refused.value.error == f"{words}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
+    assert refusal(assist.stop) == f"{words}. Correct the setting, or leave it out for the vendor's path. Nothing was changed."
 
 
 def test_systemd_a_unit_and_the_program_it_runs_are_an_agent_installed(systemd, record, tmp_path):

@@ -9,6 +9,7 @@ import re
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.refusals import refusal
 from tests.unit.conftest import assist, configure_loader_modules, minion_backend  # noqa: F401  (the loader mock)
 from tests.unit.recorder import UPSTART_JOB
 
@@ -90,26 +91,37 @@ def test_upstart_0_6_5_a_start_on_stanza_over_several_lines_is_turned_off_whole(
     assert (upstart / "aliyun-service.conf").read_text() == job
 
 
-def test_upstart_0_6_5_a_job_without_start_on_is_refused_naming_the_file(upstart, upstart_version):
+@pytest.mark.parametrize(
+    "job, verb, words",
+    [
+        (
+            "# started by hand only\nexec /bin/client\n",
+            "enable",
+            "no `start on` stanza that assist-salt turned off",
+        ),
+        (
+            "#assist-salt-off# start on runlevel [2345]\nstart on startup\nexec /bin/client\n",
+            "disable",
+            "`start on` both on and off",
+        ),
+    ],
+    ids=["no start on", "start on both on and off"],
+)
+def test_upstart_0_6_5_a_job_it_cannot_change_is_refused_naming_the_file_and_left_as_it_was(
+    upstart, upstart_version, job, verb, words
+):
     upstart_version("0.6.5")
-    job = "# started by hand only\nexec /bin/client\n"
     (upstart / "aliyun-service.conf").write_text(job)
+    said = refusal(getattr(assist, verb))
+    assert said.startswith(f"cannot change start at boot in /etc/init/aliyun-service.conf: {words}; ")
+    assert "Nothing was changed." in said
+    assert (upstart / "aliyun-service.conf").read_text() == job
+
+
+def test_upstart_0_6_5_a_job_without_start_on_reads_as_off(upstart, upstart_version):
+    upstart_version("0.6.5")
+    (upstart / "aliyun-service.conf").write_text("# started by hand only\nexec /bin/client\n")
     assert assist.status()["client"]["enabled"] is False
-    with pytest.raises(
-        CommandExecutionError,
-        match=r"cannot change start at boot in /etc/init/aliyun-service.conf: no `start on` stanza that assist-salt turned off.*Nothing was changed",
-    ):
-        assist.enable()
-    assert (upstart / "aliyun-service.conf").read_text() == job
-
-
-def test_upstart_0_6_5_a_job_with_start_on_both_live_and_turned_off_is_refused(upstart, upstart_version):
-    upstart_version("0.6.5")
-    job = "#assist-salt-off# start on runlevel [2345]\nstart on startup\nexec /bin/client\n"
-    (upstart / "aliyun-service.conf").write_text(job)
-    with pytest.raises(CommandExecutionError, match="`start on` both on and off"):
-        assist.disable()
-    assert (upstart / "aliyun-service.conf").read_text() == job
 
 
 def test_upstart_job_files_keep_their_mode(upstart, upstart_version):
