@@ -8,8 +8,8 @@ non-zero.
   salt-run state.orchestrate assist.orch.rollout \\
     pillar='{"assist_rollout": {"target": "web-* or G@role:web", "canary": ["web-1"], "batch": "25%"}}'
 
-The runner assist.plan checks the pillar (a bad value names the key, and no step is
-rendered) and plans the minions that answer a test.ping to the target now, at every
+The runner assist.plan checks the pillar (a bad value names the key in the one step
+rendered then, assist-rollout-refused, which fails) and plans the minions that answer a test.ping to the target now, at every
 level under syndics; a silent one refuses the rollout before any step.
 
 The plan is called here, through a runner loader of this process, not through
