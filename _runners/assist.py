@@ -512,7 +512,8 @@ def enforce(minion):
     """
     Apply the ``assist`` state on one minion, for the reactor
     (``salt/assist/reactor/drift.sls``): ``minion`` must be the id of an accepted
-    minion, and is targeted as a list of one (never as a pattern). At most one state
+    minion, and is targeted as a list of one (never as a pattern). The run is queued
+    behind a state run already going on there (``queue=True``). At most one state
     run is started per minion every ``assist_enforce_interval`` seconds (master
     config, 30 by default; keep it below the beacons' interval); more calls in that
     time start nothing and say so. Returns the job id published, or why none was.
@@ -548,8 +549,12 @@ def enforce(minion):
             "published": None,
             "comment": f"a state run was started {last:.1f} s ago; at most one every {interval} s",
         }
+    # queue=True: a state run already going on the minion (another master's, for the same
+    # drift) makes this one wait its turn; without it, two runs published at once can
+    # each refuse the other ("state.apply is running"), and the drift stays until the
+    # beacon's reminder.
     with salt.client.get_local_client(__opts__["conf_file"]) as client:
-        jid = client.cmd_async(minion, "state.apply", ["assist"], tgt_type="list")
+        jid = client.cmd_async(minion, "state.apply", ["assist"], tgt_type="list", kwarg={"queue": True})
     log.info("assist.enforce: applying the assist state on %s, job %s", minion, jid)
     return {"minion": minion, "published": jid or None, "comment": "applying the assist state"}
 

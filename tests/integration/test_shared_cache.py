@@ -177,14 +177,18 @@ def test_a_drift_with_two_masters_is_put_back_by_each_once(masters, minions, dri
     # The minion's beacon says the drift once; the minion sends its events to every
     # master it holds, and each master's reactor starts one state run (docs/fleet.md).
     assert sorted(master for master, _ in runs) == ["cache-a", "cache-b"], runs
-    # Both runs end before the next test installs an agent of its own: the later one
-    # would otherwise remove that agent's watchdog (frozen: daemon absent).
+    # Both runs end before the next test installs an agent of its own (the later one
+    # would otherwise remove that agent's watchdog: frozen, daemon absent), and both
+    # succeed: published at the same moment, neither may refuse the other as a state
+    # run already going on, which left the drift to the beacon's reminder.
     assert wait_until(lambda: all(returned(event_listener, run, since) for run in runs), timeout=60), runs
+    returns = {run: returned(event_listener, run, since)[0].data for run in runs}
+    assert [(run, ret["retcode"], ret["return"]) for run, ret in returns.items() if ret["retcode"] != 0] == []
 
 
 def returned(event_listener, run, since):
     master, jid = run
-    return bool(event_listener.get_events([(master, f"salt/job/{jid}/ret/both-3")], after_time=since))
+    return list(event_listener.get_events([(master, f"salt/job/{jid}/ret/both-3")], after_time=since))
 
 
 def test_a_drift_whose_event_is_lost_is_put_back_after_the_masters_return(masters, minions, drifting):

@@ -22,6 +22,9 @@ from tests.support.fakeagent import holds_for, wait_until
 
 # The beacon's next run, the reactor, the runner's publication and the state run.
 PUT_BACK_WITHIN = BEACON_INTERVAL + 20
+# The arguments of the state run the enforce publishes, as the job records them: the
+# minion's own assist state, queued behind a state run already going on there.
+ENFORCED = ["assist", {"__kwarg__": True, "queue": True}]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +112,7 @@ def test_a_paused_minion_is_left_alone_and_resumed_each_drift_is_put_back_once(f
         ]
     ]
     jobs = state_jobs(event_listener, fleet_master, since, WATCHED)
-    assert [(job.data["fun"], job.data["arg"]) for job in jobs] == [("state.apply", ["assist"])]
+    assert [(job.data["fun"], job.data["arg"]) for job in jobs] == [("state.apply", ENFORCED)]
     assert event_listener.get_events([(fleet_master.id, f"salt/beacon/{WATCHED}/assist/compliant")], after_time=since)
 
     # The client started again behind Salt's back: one more drift, one more state run.
@@ -158,7 +161,7 @@ def test_a_flood_of_forged_drift_events_starts_at_most_one_state_run_per_interva
     assert [job.data["jid"] for job in jobs] == [answer["published"] for _, answer in answers if answer["published"]]
     # Only watch-2, only its own assist state, and no more often than
     # assist_enforce_interval over the time the reactor took to work through the flood.
-    assert all(job.data["minions"] == [WATCHED] and job.data["arg"] == ["assist"] for job in jobs), jobs
+    assert all(job.data["minions"] == [WATCHED] and job.data["arg"] == ENFORCED for job in jobs), jobs
     # The runner takes each turn at least ENFORCE_INTERVAL after the last; its answers
     # arrive after the publication, a little late each: one run of slack for that.
     took = answers[-1][0] - answers[0][0]

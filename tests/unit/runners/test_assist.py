@@ -144,7 +144,7 @@ class Client:
         self.published.append((tgt, fun, kwargs["tgt_type"]))
         return iter([{"minions": []}])
 
-    def cmd_async(self, tgt, fun, arg, tgt_type):
+    def cmd_async(self, tgt, fun, arg, tgt_type, kwarg=None):
         self.published.append((tgt, fun, tgt_type))
         return f"2026{len(self.published):016d}"
 
