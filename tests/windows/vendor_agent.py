@@ -31,6 +31,8 @@ RELEASE = WINDOWS_AGENT.release
 SHARE = r"C:\ProgramData\aliyun\assist"  # the vendor's install folder on Windows
 PROGRAM = rf"{SHARE}\{RELEASE}\{WINDOWS_AGENT.program}"
 SERVER = "127.0.0.1:9"  # the discard port; and loopback is down in the namespace
+# Wine's debug channels for the agent's own flags: its errors, and exceptions a program meets.
+WINE_ERRORS = "err+all,warn+seh"
 ENVIRONMENT_KEY = r"HKLM\System\CurrentControlSet\Control\Session Manager\Environment"
 
 
@@ -68,12 +70,32 @@ def install(machine, exe: Path) -> str:
 
 def run_flag(machine, flag: str) -> str:
     """The agent's own --install, --start, --stop or --remove. It exits 0 even when it
-    failed (it prints "... ok" or "... failed: ..."), so its words are read too."""
-    done = machine.run([PROGRAM, flag], check=False)
-    said = (done.stdout + done.stderr).strip()
+    failed (it prints "... ok" or "... failed: ..." on stdout), so its words are read
+    too. A failure before the flag is acted on (logrus Fatal: exit 1) is said only in
+    its log; a crash only by Wine. Both go into the error: the log's last records, and
+    Wine's errors and exceptions (a CI run once saw --remove exit 1 printing nothing)."""
+    done = machine.run([PROGRAM, flag], check=False, debug=WINE_ERRORS)
+    said = done.stdout.strip()
     if done.returncode != 0 or not said.endswith(" ok"):
-        raise InstallError(f"`aliyun_assist_service.exe {flag}` exited {done.returncode}: {said}")
+        raise InstallError(
+            f"`aliyun_assist_service.exe {flag}` exited {done.returncode}: {said or '(nothing on stdout)'}\n"
+            f"stderr, with Wine's {WINE_ERRORS}:\n{done.stderr.strip()[-3000:] or '(nothing)'}\n"
+            f"its log:\n{last_log_records(machine)}"
+        )
     return said + "\n"
+
+
+def last_log_records(machine, count: int = 5) -> str:
+    """The agent's main log (log\\aliyun_assist_main.log.<date> beside the program; the
+    exact name is a link Wine's file system cannot make): its last fatal records, else
+    its last records. The running service writes there too, so a fatal record of the
+    failed run may be followed by many of the service's."""
+    logs = sorted(host_path(machine, PROGRAM).parent.glob("log/aliyun_assist_main.log.*"))
+    if not logs:
+        return "(no log)"
+    records = logs[-1].read_text(errors="replace").splitlines()
+    fatal = [record for record in records if "level=fatal" in record]
+    return "\n".join((fatal or records)[-count:])
 
 
 def processes(machine) -> list[int]:

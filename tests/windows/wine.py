@@ -93,14 +93,18 @@ class Machine:
         check = [sys.executable, offline.__file__, "--", *argv]
         return ["nsenter", f"--target={self.namespace_pid}", "--net", "--pid", "--", *check]
 
-    def run(self, argv, timeout: float = 120, check: bool = True, output: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, argv, timeout: float = 120, check: bool = True, output: bool = True, debug: str | None = None
+    ) -> subprocess.CompletedProcess:
         """A Windows program (`wine argv`) to its end; its output with Windows' line ends
         made Unix'. With output=False it goes to /dev/null: wineboot starts services,
-        which would otherwise hold our pipes open as long as they run."""
+        which would otherwise hold our pipes open as long as they run. ``debug``: Wine's
+        debug channels for this run (WINEDEBUG), on its stderr."""
         pipe = subprocess.PIPE if output else subprocess.DEVNULL
+        env = self.env if debug is None else dict(self.env, WINEDEBUG=debug)
         for attempt in range(3):
             proc = subprocess.run(
-                self.command(["wine", *argv]), env=self.env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, timeout=timeout
+                self.command(["wine", *argv]), env=env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, timeout=timeout
             )
             out, err = ((stream or b"").decode("utf-8", "replace").replace("\r\n", "\n") for stream in (proc.stdout, proc.stderr))
             # Under load Wine's launcher now and then fails to start a program at all (seen
