@@ -185,12 +185,15 @@ def test_a_rollout_from_the_top_reaches_both_levels_canary_first(topology, agent
     code, ret, stderr = rollout(topology, {"target": "*", "canary": ["syn-low-1"], "batch": 2})
     assert code == 0, (ret, stderr[-2000:])
     # The canary under the syndic, then a wave across both levels, then the top's minion;
-    # each step changed exactly its own minions.
+    # each step (its pillar refreshed, its state applied) reached exactly its own minions.
     assert steps(ret) == [
+        ("assist-rollout-canary-pillar", True, ["syn-low-1"]),
         ("assist-rollout-canary", True, ["syn-low-1"]),
         ("assist-rollout-canary-audit", True, []),
+        ("assist-rollout-wave-1-pillar", True, ["syn-low-2", "syn-mid"]),
         ("assist-rollout-wave-1", True, ["syn-low-2", "syn-mid"]),
         ("assist-rollout-wave-1-audit", True, []),
+        ("assist-rollout-wave-2-pillar", True, ["syn-top-1"]),
         ("assist-rollout-wave-2", True, ["syn-top-1"]),
         ("assist-rollout-wave-2-audit", True, []),
         ("assist-rollout-report", True, []),
@@ -207,7 +210,7 @@ def test_a_failing_canary_under_the_syndic_halts_the_rollout(topology, agents, f
     code, ret, stderr = rollout(topology, {"target": "*", "canary": ["syn-low-1"], "batch": 2})
     assert code != 0, ret
     ran = steps(ret)
-    assert ran[0][:2] == ("assist-rollout-canary", False), ran
-    assert all(result is not True for _, result, _ in ran[1:]), ran
+    assert [step[:2] for step in ran[:2]] == [("assist-rollout-canary-pillar", True), ("assist-rollout-canary", False)], ran
+    assert all(result is not True for _, result, _ in ran[2:]), ran
     # Nobody else was touched, at either level: the same processes run, watchdogs included.
     assert processes(others) == before

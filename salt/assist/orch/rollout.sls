@@ -1,9 +1,10 @@
 #!py
 """Roll the `assist` state out: the canary minions first, then the rest in waves, an
 audit (salt-run assist.report, strict) after each step, a report of the whole target at
-the end. The first failing step halts the rollout (failhard, and each step requires the
-audit before it): the minions not yet reached are not touched, and salt-run exits
-non-zero.
+the end. Each step first refreshes its minions' pillar, so that a policy changed in
+pillar is the one its audit, and afterwards the minion's beacon and mine, judge by.
+The first failing step halts the rollout (failhard, and each step requires the audit
+before it): the minions not yet reached are not touched, and salt-run exits non-zero.
 
   salt-run state.orchestrate assist.orch.rollout \\
     pillar='{"assist_rollout": {"target": "web-* or G@role:web", "canary": ["web-1"], "batch": "25%"}}'
@@ -46,16 +47,30 @@ def run():
     high = {}
     before = None
     for name, minions in steps:
-        apply = [
-            {"name": f"{name}: {', '.join(minions)}"},
+        # The step's minions take the new pillar into memory first: a state run compiles
+        # its own and leaves the minion's copy as it was, and that copy is what the audit
+        # after the step, the beacon and the mine judge by. The minions of later steps
+        # keep theirs, so no beacon reports them drifted before their turn.
+        refresh = [
+            {"name": "saltutil.refresh_pillar"},
             {"tgt": minions},
             {"tgt_type": "list"},
-            {"sls": "assist"},
+            {"kwarg": {"wait": True}},
             {"failhard": True},
         ]
         if before:
-            apply.append({"require": [{"salt": f"assist-rollout-{before}-audit"}]})
-        high[f"assist-rollout-{name}"] = {"salt.state": apply}
+            refresh.append({"require": [{"salt": f"assist-rollout-{before}-audit"}]})
+        high[f"assist-rollout-{name}-pillar"] = {"salt.function": refresh}
+        high[f"assist-rollout-{name}"] = {
+            "salt.state": [
+                {"name": f"{name}: {', '.join(minions)}"},
+                {"tgt": minions},
+                {"tgt_type": "list"},
+                {"sls": "assist"},
+                {"failhard": True},
+                {"require": [{"salt": f"assist-rollout-{name}-pillar"}]},
+            ]
+        }
         high[f"assist-rollout-{name}-audit"] = {
             "salt.runner": [
                 {"name": "assist.report"},

@@ -40,10 +40,13 @@ def test_a_good_rollout_converges_every_minion_canary_first(fleet_run, fleet_mas
     ret = rollout(fleet_run, {"target": TARGET, "canary": ["db-2"], "batch": "50%"})
     assert ret.returncode == 0, ret
     assert steps(ret) == [
+        ("assist-rollout-canary-pillar", True),
         ("assist-rollout-canary", True),
         ("assist-rollout-canary-audit", True),
+        ("assist-rollout-wave-1-pillar", True),
         ("assist-rollout-wave-1", True),
         ("assist-rollout-wave-1-audit", True),
+        ("assist-rollout-wave-2-pillar", True),
         ("assist-rollout-wave-2", True),
         ("assist-rollout-wave-2-audit", True),
         ("assist-rollout-report", True),
@@ -73,12 +76,33 @@ def test_a_failing_canary_halts_the_rollout_and_the_others_stay_as_they_were(
     ret = rollout(fleet_run, {"target": TARGET, "canary": ["build-2"], "batch": 1})
     assert ret.returncode != 0, ret
     ran = steps(ret)
-    assert ran[0] == ("assist-rollout-canary", False), ran
-    assert all(result is not True for _, result in ran[1:]), ran
+    assert ran[:2] == [("assist-rollout-canary-pillar", True), ("assist-rollout-canary", False)], ran
+    assert all(result is not True for _, result in ran[2:]), ran
     assert "assist_daemon --stop" in json.dumps(ret.data)
     assert state_runs(event_listener, fleet_master, since) == ["build-2"]
     # Nobody else was touched: the same processes run, watchdogs included.
     assert processes(fleet_agents) == before
+
+
+def test_a_policy_changed_in_pillar_is_rolled_out_and_each_step_audited_by_it(fleet_run, fleet_cli, fleet_pillar, fleet_agents):
+    """An operator moves web-2 and build-2 to the frozen group in pillar, refreshes
+    nothing, and rolls it out. A state run compiles the new pillar, but the minion's own
+    copy, which its audit reads, stays the old one unless the rollout refreshes it."""
+    top = (fleet_pillar / "top.sls").read_text()
+    moved = ["web-2", "build-2"]
+    try:
+        (fleet_pillar / "top.sls").write_text(top + f"  '{','.join(moved)}':\n    - match: list\n    - assist.frozen\n")
+        ret = rollout(fleet_run, {"target": "L@" + ",".join(moved), "canary": ["web-2"]})
+        assert ret.returncode == 0, ret
+        assert all(result is True for _, result in steps(ret)), steps(ret)
+        for name in moved:
+            assert fleet_agents[name].client_pids() == [] and fleet_agents[name].daemon_pids() == [], name
+            # Afterwards the minion judges by the policy rolled out (its beacon and mine too).
+            audit = fleet_cli.run("assist.audit", minion_tgt=name)
+            assert audit.data["result"] is True and audit.data["policy"]["client"] == "dead", audit
+    finally:
+        (fleet_pillar / "top.sls").write_text(top)
+        fleet_cli.run("-L", "saltutil.refresh_pillar", "wait=True", minion_tgt=",".join(moved))
 
 
 @pytest.mark.parametrize(
