@@ -10,8 +10,9 @@ before it): the minions not yet reached are not touched, and salt-run exits non-
     pillar='{"assist_rollout": {"target": "web-* or G@role:web", "canary": ["web-1"], "batch": "25%"}}'
 
 The runner assist.plan checks the pillar (a bad value names the key in the one step
-rendered then, assist-rollout-refused, which fails) and plans the minions that answer a test.ping to the target now, at every
-level under syndics; a silent one refuses the rollout before any step.
+rendered then, assist-rollout-refused, which fails) and plans the minions that answer
+a test.ping to the target now, at every level under syndics; a silent one refuses the
+rollout before any step.
 
 The plan is called here, through a runner loader of this process, not through
 saltutil.runner: that leaves its runner client to the garbage collector, whose
